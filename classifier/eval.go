@@ -1,0 +1,150 @@
+package classifier
+
+import (
+	"math"
+	"slices"
+)
+
+// ReliabilityBins is how many equal-width confidence bins the expected calibration error and the
+// reliability table use.
+const ReliabilityBins = 10
+
+// Prediction is one scored document as evaluation sees it: the true label, the label the model
+// chose and the confidence it gave that choice.
+type Prediction struct {
+	Label      string  // true label
+	Predicted  string  // label the model chose
+	Confidence float64 // confidence of Predicted, in [0, 1]
+}
+
+// ReliabilityBin is one row of a reliability table: the predictions whose confidence fell in
+// [Lower, Upper) (the last bin also holds 1.0), how confident they were on average and how often
+// they were right.
+type ReliabilityBin struct {
+	Lower, Upper   float64
+	Count          int
+	MeanConfidence float64 // 0 when Count is 0
+	Accuracy       float64 // 0 when Count is 0
+}
+
+// Report is a full evaluation: the summary stored in model files plus the confusion matrix and the
+// reliability table that `topicctl eval` prints and plots.
+type Report struct {
+	Evaluation
+	// Confusion[i][j] counts documents of label Labels[i].Label predicted as Labels[j].Label.
+	Confusion [][]int
+	// Reliability has ReliabilityBins equal-width bins over [0, 1].
+	Reliability []ReliabilityBin
+}
+
+// Evaluate scores predictions. Labels fixes the order of the per-label rows and of the confusion
+// matrix; a label met in preds but missing from labels is appended, in sorted order, so nothing is
+// silently dropped.
+//
+// Macro-F1 averages F1 over the labels that occur as a true or a predicted label, as scikit-learn
+// does; a label with no predictions has precision 0. The expected calibration error is the
+// top-label ECE over ReliabilityBins equal-width bins: sum over bins of |accuracy - mean confidence|
+// weighted by the bin's share of documents.
+func Evaluate(labels []string, preds []Prediction) Report {
+	all := slices.Clone(labels)
+	var extra []string
+	for _, p := range preds {
+		for _, l := range []string{p.Label, p.Predicted} {
+			if !slices.Contains(all, l) && !slices.Contains(extra, l) {
+				extra = append(extra, l)
+			}
+		}
+	}
+	slices.Sort(extra)
+	all = append(all, extra...)
+	index := make(map[string]int, len(all))
+	for i, l := range all {
+		index[l] = i
+	}
+
+	conf := make([][]int, len(all))
+	for i := range conf {
+		conf[i] = make([]int, len(all))
+	}
+	correct := 0
+	for _, p := range preds {
+		conf[index[p.Label]][index[p.Predicted]]++
+		if p.Label == p.Predicted {
+			correct++
+		}
+	}
+
+	r := Report{Confusion: conf, Reliability: reliability(preds)}
+	r.Documents = len(preds)
+	if len(preds) > 0 {
+		r.Accuracy = float64(correct) / float64(len(preds))
+	}
+	var f1Sum float64
+	var present int
+	for i, l := range all {
+		tp := conf[i][i]
+		var support, predicted int
+		for j := range all {
+			support += conf[i][j]
+			predicted += conf[j][i]
+		}
+		m := LabelMetrics{Label: l, Support: support}
+		if predicted > 0 {
+			m.Precision = float64(tp) / float64(predicted)
+		}
+		if support > 0 {
+			m.Recall = float64(tp) / float64(support)
+		}
+		if m.Precision+m.Recall > 0 {
+			m.F1 = 2 * m.Precision * m.Recall / (m.Precision + m.Recall)
+		}
+		r.Labels = append(r.Labels, m)
+		if support > 0 || predicted > 0 {
+			f1Sum += m.F1
+			present++
+		}
+	}
+	if present > 0 {
+		r.MacroF1 = f1Sum / float64(present)
+	}
+	for _, b := range r.Reliability {
+		if b.Count > 0 {
+			r.ExpectedCalibrationError += float64(b.Count) / float64(len(preds)) * math.Abs(b.Accuracy-b.MeanConfidence)
+		}
+	}
+	return r
+}
+
+// Label returns the metrics of one label, and false when the report has no such label.
+func (r Report) Label(label string) (LabelMetrics, bool) {
+	for _, m := range r.Labels {
+		if m.Label == label {
+			return m, true
+		}
+	}
+	return LabelMetrics{}, false
+}
+
+func reliability(preds []Prediction) []ReliabilityBin {
+	bins := make([]ReliabilityBin, ReliabilityBins)
+	for i := range bins {
+		bins[i].Lower = float64(i) / ReliabilityBins
+		bins[i].Upper = float64(i+1) / ReliabilityBins
+	}
+	for _, p := range preds {
+		c := min(max(p.Confidence, 0), 1)
+		i := min(int(c*ReliabilityBins), ReliabilityBins-1)
+		bins[i].Count++
+		bins[i].MeanConfidence += c
+		if p.Label == p.Predicted {
+			bins[i].Accuracy++
+		}
+	}
+	for i := range bins {
+		if n := float64(bins[i].Count); n > 0 {
+			bins[i].MeanConfidence /= n
+			bins[i].Accuracy /= n
+		}
+	}
+	return bins
+}
