@@ -105,9 +105,9 @@ func KFold(ids, labels []string, k int) ([][]int, error) {
 	return folds, nil
 }
 
-// Complement returns the indices in [0, n) that are not in held (which must be sorted): the
+// FoldTraining returns the indices in [0, n) that are not in held (which must be sorted): the
 // training rows of a fold.
-func Complement(n int, held []int) []int {
+func FoldTraining(n int, held []int) []int {
 	out := make([]int, 0, n-len(held))
 	j := 0
 	for i := range n {

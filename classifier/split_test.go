@@ -63,7 +63,7 @@ func TestKFold(t *testing.T) {
 		if !slices.IsSorted(rows) {
 			t.Errorf("fold %d = %v, want sorted", f, rows)
 		}
-		train := Complement(len(ids), rows)
+		train := FoldTraining(len(ids), rows)
 		if len(train)+len(rows) != len(ids) {
 			t.Errorf("fold %d: %d train + %d held != %d", f, len(train), len(rows), len(ids))
 		}
