@@ -1,0 +1,394 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	topicdv1 "github.com/topicd/topicd/proto/topicd/v1"
+)
+
+// Transport is how RunBatch sends documents.
+type Transport int
+
+const (
+	// TransportBatch sends chunks of BatchConfig.ChunkSize documents with ClassifyBatch calls,
+	// Concurrency calls at once. Each call is balanced across replicas on its own, so a
+	// replica that comes back gets work at once. It is the default: measured faster than
+	// streams on topicd (see the README's batch section).
+	TransportBatch Transport = iota
+	// TransportStream sends one document per message over Concurrency ClassifyStream calls.
+	TransportStream
+)
+
+// String returns "batch" or "stream".
+func (t Transport) String() string {
+	if t == TransportStream {
+		return "stream"
+	}
+	return "batch"
+}
+
+// BatchConfig configures RunBatch. The zero value is the default for every field.
+type BatchConfig struct {
+	// Transport picks ClassifyBatch chunks (the default) or ClassifyStream.
+	Transport Transport
+	// Concurrency is how many calls or streams run at once. Default 4. Give at least two per
+	// replica so each replica always has work queued.
+	Concurrency int
+	// Window bounds the documents read from the input and not yet passed to emit: it bounds
+	// memory and, with Ordered, how far the output may run ahead of a slow document. Default
+	// 2 * Concurrency * ChunkSize.
+	Window int
+	// ChunkSize is how many documents one ClassifyBatch call carries. Default 128; it must not
+	// exceed the server's batch limit.
+	ChunkSize int
+	// StreamDocuments is how many documents one ClassifyStream call carries before the stream is
+	// closed and a new one opened, so long jobs rebalance when replicas come and go. Default
+	// 20000.
+	StreamDocuments int
+	// MaxAttempts bounds how many times one document is sent before its Result carries the last
+	// error (UNAVAILABLE, for example). Default 10.
+	MaxAttempts int
+	// Backoff is the first wait before a document is re-sent; it doubles on each attempt, up to
+	// MaxBackoff, with jitter. Defaults 100 ms and 5 s.
+	Backoff, MaxBackoff time.Duration
+	// CallTimeout bounds one ClassifyBatch call, and how long a stream may go without answering
+	// while documents are in flight, before they are re-sent. Default 30 s.
+	CallTimeout time.Duration
+	// Ordered passes results to emit in input order. The default passes each result as soon as
+	// it arrives.
+	Ordered bool
+	// Logger receives a warning for each failed call or stream. Default: discard.
+	Logger *slog.Logger
+}
+
+func (cfg BatchConfig) withDefaults() BatchConfig {
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 4
+	}
+	if cfg.ChunkSize <= 0 {
+		cfg.ChunkSize = 128
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = 2 * cfg.Concurrency * cfg.ChunkSize
+	}
+	if cfg.StreamDocuments <= 0 {
+		cfg.StreamDocuments = 20000
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 10
+	}
+	if cfg.Backoff <= 0 {
+		cfg.Backoff = 100 * time.Millisecond
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 5 * time.Second
+	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = 30 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return cfg
+}
+
+// BatchStats count what RunBatch did.
+type BatchStats struct {
+	// Documents is how many results were passed to emit.
+	Documents int64
+	// Errors is how many of them carry an error.
+	Errors int64
+	// Resent is how many times a document was sent again after a failed call or stream.
+	Resent int64
+}
+
+// RunBatch classifies every document received from docs until docs is closed, and passes
+// exactly one Result per document to emit: its classification, or the error the server gave for
+// it, or, after BatchConfig.MaxAttempts failed sends, the last error. Documents whose call or
+// stream failed (a replica died, a deadline passed) are re-sent with backoff; round_robin sends
+// them to the other replicas. Document ids need not be unique.
+//
+// emit is called from one goroutine at a time; an error from it stops the job and is returned.
+// RunBatch also stops, returning the error, when the server refuses the job as a whole (for
+// example UNAUTHENTICATED or an unknown method), and when ctx is done. The docs channel is not
+// drained after an error.
+func (c *Client) RunBatch(ctx context.Context, cfg BatchConfig, docs <-chan *topicdv1.Document, emit func(Result) error, opts ...ClassifyOption) (BatchStats, error) {
+	cfg = cfg.withDefaults()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	r := &runner{
+		c:        c,
+		cfg:      cfg,
+		co:       newClassifyOptions(opts),
+		ctx:      ctx,
+		cancel:   cancel,
+		window:   make(chan struct{}, cfg.Window),
+		work:     make(chan *item, cfg.Window),
+		retry:    make(chan *item, cfg.Window),
+		results:  make(chan delivery, cfg.Window),
+		total:    make(chan uint64, 1),
+		finished: make(chan struct{}),
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { r.dispatch(docs) })
+	for range cfg.Concurrency {
+		if cfg.Transport == TransportStream {
+			wg.Go(r.streamWorker)
+		} else {
+			wg.Go(r.chunkWorker)
+		}
+	}
+	stats, err := r.collect(emit)
+	if err != nil {
+		cancel(err)
+	}
+	wg.Wait()
+	stats.Resent = r.resent.Load()
+	return stats, err
+}
+
+// item is one document on its way through the runner.
+type item struct {
+	seq      uint64
+	doc      *topicdv1.Document
+	attempts int
+	lastErr  error
+	done     atomic.Bool
+}
+
+type delivery struct {
+	it  *item
+	res Result
+}
+
+type runner struct {
+	c      *Client
+	cfg    BatchConfig
+	co     classifyOptions
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+
+	window   chan struct{} // a token per document between input and emit
+	work     chan *item    // new documents; closed when the input is done
+	retry    chan *item    // documents to re-send; never blocks: it holds at most Window items
+	results  chan delivery // to the collector; never blocks for the same reason
+	total    chan uint64   // how many documents the input held, once known
+	finished chan struct{} // closed when every document was emitted
+	resent   atomic.Int64
+}
+
+func (r *runner) isFinished() bool {
+	select {
+	case <-r.finished:
+		return true
+	default:
+		return false
+	}
+}
+
+// dispatch numbers the input documents and hands them to the workers, one window token each.
+func (r *runner) dispatch(docs <-chan *topicdv1.Document) {
+	defer close(r.work)
+	var seq uint64
+	defer func() { r.total <- seq }()
+	for {
+		var doc *topicdv1.Document
+		var ok bool
+		select {
+		case doc, ok = <-docs:
+			if !ok {
+				return
+			}
+		case <-r.ctx.Done():
+			return
+		}
+		select {
+		case r.window <- struct{}{}:
+		case <-r.ctx.Done():
+			return
+		}
+		r.work <- &item{seq: seq, doc: doc}
+		seq++
+	}
+}
+
+// collect passes results to emit, in order when asked, until every document has one.
+func (r *runner) collect(emit func(Result) error) (BatchStats, error) {
+	var stats BatchStats
+	total := ^uint64(0)
+	var next uint64
+	pending := map[uint64]Result{}
+	out := func(res Result) error {
+		stats.Documents++
+		if res.Err != nil {
+			stats.Errors++
+		}
+		err := emit(res)
+		<-r.window
+		return err
+	}
+	for uint64(stats.Documents) < total {
+		select {
+		case d := <-r.results:
+			if !r.cfg.Ordered {
+				if err := out(d.res); err != nil {
+					return stats, err
+				}
+				continue
+			}
+			pending[d.it.seq] = d.res
+			for {
+				res, ok := pending[next]
+				if !ok {
+					break
+				}
+				delete(pending, next)
+				next++
+				if err := out(res); err != nil {
+					return stats, err
+				}
+			}
+		case total = <-r.total:
+			if r.ctx.Err() != nil {
+				return stats, context.Cause(r.ctx)
+			}
+		case <-r.ctx.Done():
+			return stats, context.Cause(r.ctx)
+		}
+	}
+	close(r.finished)
+	return stats, nil
+}
+
+// deliver hands the one result of it to the collector; later calls for the same item are
+// dropped, which makes "exactly one result per document" hold even if a server answered twice.
+func (r *runner) deliver(it *item, res Result) {
+	if !it.done.CompareAndSwap(false, true) {
+		return
+	}
+	res.ID = it.doc.GetId()
+	if res.Classification != nil {
+		res.Classification.DocumentId = res.ID
+	}
+	r.results <- delivery{it: it, res: res}
+}
+
+// next returns the next document to send: a re-send first, else a new one. With wait false
+// it returns nil when none is ready at once. It returns nil when the job is over or stop is
+// closed. work is the caller's copy of r.work, set to nil once the input is done.
+func (r *runner) next(work *chan *item, wait bool, stop <-chan struct{}) *item {
+	select {
+	case it := <-r.retry:
+		return it
+	default:
+	}
+	for {
+		if !wait {
+			select {
+			case it := <-r.retry:
+				return it
+			case it, ok := <-*work:
+				if !ok {
+					*work = nil
+					continue
+				}
+				return it
+			default:
+				return nil
+			}
+		}
+		select {
+		case it := <-r.retry:
+			return it
+		case it, ok := <-*work:
+			if !ok {
+				*work = nil
+				continue
+			}
+			return it
+		case <-r.finished:
+			return nil
+		case <-r.ctx.Done():
+			return nil
+		case <-stop:
+			return nil
+		}
+	}
+}
+
+// failed handles a document whose send failed with err: it is re-sent after a backoff, or, when
+// it has used its attempts, gets err as its result.
+func (r *runner) failed(it *item, err error) {
+	it.attempts++
+	it.lastErr = err
+	if r.ctx.Err() != nil {
+		return
+	}
+	if it.attempts >= r.cfg.MaxAttempts {
+		st := status.Convert(err)
+		r.deliver(it, Result{Err: status.Errorf(st.Code(), "gave up after %d attempts: %s", it.attempts, st.Message())})
+		return
+	}
+	r.resent.Add(1)
+	time.AfterFunc(r.backoff(it.attempts), func() {
+		select {
+		case r.retry <- it:
+		case <-r.ctx.Done():
+		}
+	})
+}
+
+// backoff returns the wait before attempt n+1: exponential with full jitter in its upper half.
+func (r *runner) backoff(n int) time.Duration {
+	d := r.cfg.Backoff
+	for i := 1; i < n && d < r.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, r.cfg.MaxBackoff)
+	return d/2 + rand.N(d/2+1)
+}
+
+// fatal reports whether err from a whole call means the job cannot succeed on any replica.
+func fatal(err error) bool {
+	switch status.Code(err) {
+	case codes.InvalidArgument, codes.NotFound, codes.PermissionDenied, codes.Unauthenticated,
+		codes.Unimplemented, codes.FailedPrecondition, codes.OutOfRange, codes.AlreadyExists:
+		return true
+	}
+	return false
+}
+
+// retryableItem reports whether a per-document error is the replica's fault, not the
+// document's, so the document should go to another replica.
+func retryableItem(err error) bool {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.ResourceExhausted, codes.Aborted:
+		return true
+	}
+	return false
+}
+
+// sleep waits d or until the job ends.
+func (r *runner) sleep(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.ctx.Done():
+	case <-r.finished:
+	}
+}
+
+// abort stops the job with err, for an error no replica will answer differently.
+func (r *runner) abort(err error) {
+	r.cancel(fmt.Errorf("classify batch: %w", err))
+}

@@ -1,0 +1,232 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	topicdv1 "github.com/topicd/topicd/proto/topicd/v1"
+)
+
+// chunkWorker sends chunks of documents with ClassifyBatch, one call at a time.
+func (r *runner) chunkWorker() {
+	work := r.work
+	chunk := make([]*item, 0, r.cfg.ChunkSize)
+	docs := make([]*topicdv1.Document, 0, r.cfg.ChunkSize)
+	fails := 0
+	for {
+		chunk, docs = chunk[:0], docs[:0]
+		it := r.next(&work, true, nil)
+		if it == nil {
+			return
+		}
+		for it != nil {
+			chunk = append(chunk, it)
+			docs = append(docs, it.doc)
+			if len(chunk) == r.cfg.ChunkSize {
+				break
+			}
+			it = r.next(&work, false, nil)
+		}
+		ctx, cancel := context.WithTimeout(r.ctx, r.cfg.CallTimeout)
+		resp, err := r.c.classifier.ClassifyBatch(ctx, &topicdv1.ClassifyBatchRequest{
+			Documents: docs, Model: r.co.model, Options: r.co.opts,
+		}, grpc.WaitForReady(true))
+		cancel()
+		if err == nil && len(resp.GetResults()) != len(docs) {
+			err = status.Errorf(codes.Internal, "server returned %d results for %d documents", len(resp.GetResults()), len(docs))
+		}
+		if err != nil {
+			if r.ctx.Err() != nil {
+				return
+			}
+			if fatal(err) {
+				r.abort(err)
+				return
+			}
+			r.cfg.Logger.Warn("classify batch call failed; re-sending its documents", "documents", len(chunk), "err", err)
+			for _, it := range chunk {
+				r.failed(it, err)
+			}
+			fails++
+			r.sleep(r.backoff(fails))
+			continue
+		}
+		fails = 0
+		for i, res := range resp.GetResults() {
+			it := chunk[i]
+			if e := statusErr(res.GetError()); e != nil {
+				if retryableItem(e) {
+					r.failed(it, e)
+				} else {
+					r.deliver(it, Result{Err: e})
+				}
+				continue
+			}
+			r.deliver(it, Result{Classification: res.GetClassification()})
+		}
+	}
+}
+
+// streamWorker runs ClassifyStream calls one after another until the job is over.
+func (r *runner) streamWorker() {
+	fails := 0
+	for r.ctx.Err() == nil && !r.isFinished() {
+		answered, err := r.runStream()
+		if err == nil {
+			fails = 0
+			continue
+		}
+		if r.ctx.Err() != nil {
+			return
+		}
+		if fatal(err) {
+			r.abort(err)
+			return
+		}
+		r.cfg.Logger.Warn("classify stream failed; re-sending its documents", "answered", answered, "err", err)
+		if answered > 0 {
+			fails = 0
+		}
+		fails++
+		r.sleep(r.backoff(fails))
+	}
+}
+
+// runStream sends documents over one stream until the job is over or StreamDocuments were sent,
+// and returns how many were answered. On error every document the stream did not answer has
+// been handed to failed.
+func (r *runner) runStream() (answered int, err error) {
+	ctx, cancel := context.WithCancel(r.ctx)
+	defer cancel()
+	var (
+		mu       sync.Mutex
+		inflight = map[string]*item{}
+		progress atomic.Int64 // unix nanos of the last answer, or of the first send after idling
+		recvErr  error
+		recvDone = make(chan struct{})
+	)
+	progress.Store(time.Now().UnixNano())
+	// The watchdog ends a stream that holds documents and has not answered for CallTimeout:
+	// a wedged replica must not hold them forever.
+	go func() {
+		t := time.NewTicker(max(r.cfg.CallTimeout/4, 10*time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				mu.Lock()
+				n := len(inflight)
+				mu.Unlock()
+				if n > 0 && time.Since(time.Unix(0, progress.Load())) > r.cfg.CallTimeout {
+					cancel()
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	openCtx, openCancel := context.WithTimeout(ctx, r.cfg.CallTimeout)
+	stop := context.AfterFunc(openCtx, func() {
+		if errors.Is(openCtx.Err(), context.DeadlineExceeded) {
+			cancel()
+		}
+	})
+	stream, err := r.c.classifier.ClassifyStream(ctx, grpc.WaitForReady(true))
+	stop()
+	openCancel()
+	if err != nil {
+		return 0, err
+	}
+	perStream := max(r.cfg.Window/r.cfg.Concurrency, 1)
+	slots := make(chan struct{}, perStream)
+	var answeredN atomic.Int64
+	go func() {
+		defer close(recvDone)
+		for {
+			resp, err := stream.Recv()
+			if err != nil {
+				recvErr = err
+				return
+			}
+			mu.Lock()
+			it := inflight[resp.GetDocumentId()]
+			delete(inflight, resp.GetDocumentId())
+			mu.Unlock()
+			if it == nil {
+				continue // not ours: an id we never sent, or answered twice
+			}
+			<-slots
+			answeredN.Add(1)
+			progress.Store(time.Now().UnixNano())
+			if e := statusErr(resp.GetError()); e != nil {
+				if retryableItem(e) {
+					r.failed(it, e)
+				} else {
+					r.deliver(it, Result{Err: e})
+				}
+				continue
+			}
+			r.deliver(it, Result{Classification: resp.GetClassification()})
+		}
+	}()
+
+	work := r.work
+	sent := 0
+send:
+	for sent < r.cfg.StreamDocuments {
+		select {
+		case slots <- struct{}{}:
+		case <-recvDone:
+			break send
+		}
+		it := r.next(&work, true, recvDone)
+		if it == nil {
+			break
+		}
+		wire := &topicdv1.Document{Id: strconv.FormatUint(it.seq, 36), Text: it.doc.GetText(), Title: it.doc.GetTitle()}
+		mu.Lock()
+		if len(inflight) == 0 {
+			progress.Store(time.Now().UnixNano())
+		}
+		inflight[wire.Id] = it
+		mu.Unlock()
+		if err := stream.Send(&topicdv1.ClassifyStreamRequest{Document: wire, Model: r.co.model, Options: r.co.opts}); err != nil {
+			break // the real error comes from Recv
+		}
+		sent++
+	}
+	if err := stream.CloseSend(); err != nil {
+		cancel()
+	}
+	<-recvDone
+	cancel()
+	answered = int(answeredN.Load())
+	mu.Lock()
+	left := make([]*item, 0, len(inflight))
+	for _, it := range inflight {
+		left = append(left, it)
+	}
+	clear(inflight)
+	mu.Unlock()
+	if recvErr == io.EOF && len(left) == 0 {
+		return answered, nil
+	}
+	err = recvErr
+	if err == io.EOF || err == nil {
+		err = status.Error(codes.Unavailable, "stream ended without answering every document")
+	}
+	for _, it := range left {
+		r.failed(it, err)
+	}
+	return answered, err
+}
