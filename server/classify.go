@@ -1,0 +1,109 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"google.golang.org/grpc/status"
+
+	"github.com/topicd/topicd/classifier"
+	topicdv1 "github.com/topicd/topicd/proto/topicd/v1"
+)
+
+// ctxCheckEvery is how many documents of a batch are classified between looks at the deadline.
+const ctxCheckEvery = 32
+
+// unaryBlock is every message of a Classify response in one allocation.
+type unaryBlock struct {
+	resp topicdv1.ClassifyResponse
+	cb   classificationBlock
+}
+
+// batchBlock is every message of one batch result in one allocation.
+type batchBlock struct {
+	res topicdv1.ClassifyBatchResult
+	one topicdv1.ClassifyBatchResult_Classification
+	cb  classificationBlock
+}
+
+// Classify labels one document.
+func (s *Server) Classify(ctx context.Context, req *topicdv1.ClassifyRequest) (*topicdv1.ClassifyResponse, error) {
+	e, err := s.reg.lookup(req.GetModel())
+	if err != nil {
+		return nil, s.rejected(err)
+	}
+	logModel(ctx, e.name)
+	opts, err := classifyOptions(req.GetOptions())
+	if err != nil {
+		return nil, s.rejected(err)
+	}
+	b := new(unaryBlock)
+	c, err := s.classify(ctx, &b.cb, e, req.GetDocument(), opts)
+	if err != nil {
+		return nil, s.rejected(err)
+	}
+	b.resp.Classification = c
+	return &b.resp, nil
+}
+
+// ClassifyBatch labels up to Options.MaxBatchDocuments documents with one model: one result per
+// document, in order; a bad document gets an error result and the others are classified.
+func (s *Server) ClassifyBatch(ctx context.Context, req *topicdv1.ClassifyBatchRequest) (*topicdv1.ClassifyBatchResponse, error) {
+	docs := req.GetDocuments()
+	if len(docs) > s.opts.MaxBatchDocuments {
+		return nil, errBatchTooLarge(len(docs), s.opts.MaxBatchDocuments)
+	}
+	e, err := s.reg.lookup(req.GetModel())
+	if err != nil {
+		return nil, err
+	}
+	logModel(ctx, e.name)
+	opts, err := classifyOptions(req.GetOptions())
+	if err != nil {
+		return nil, err
+	}
+	blocks := make([]batchBlock, len(docs))
+	results := make([]*topicdv1.ClassifyBatchResult, len(docs))
+	for i, d := range docs {
+		if i%ctxCheckEvery == 0 && ctx.Err() != nil {
+			return nil, contextError(ctx.Err())
+		}
+		b := &blocks[i]
+		b.res.DocumentId = d.GetId()
+		c, err := s.classify(ctx, &b.cb, e, d, opts)
+		if err != nil {
+			b.res.Result = &topicdv1.ClassifyBatchResult_Error{Error: status.Convert(s.rejected(err)).Proto()}
+		} else {
+			b.one.Classification = c
+			b.res.Result = &b.one
+		}
+		results[i] = &b.res
+	}
+	return &topicdv1.ClassifyBatchResponse{Results: results}, nil
+}
+
+// classify validates d, classifies it with e and fills cb with the result.
+func (s *Server) classify(ctx context.Context, cb *classificationBlock, e *modelEntry, d *topicdv1.Document, opts classifier.Options) (*topicdv1.Classification, error) {
+	if err := s.validateDocument(d); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	r, err := e.model.Classify(d.Title, d.Text, opts)
+	if err != nil {
+		return nil, s.classifyError(ctx, e.name, err)
+	}
+	e.metrics.observe(r.Label, len(d.Title)+len(d.Text), time.Since(start))
+	return cb.fill(d.Id, e, &r), nil
+}
+
+// rejected counts a document the server did not classify and returns err.
+func (s *Server) rejected(err error) error {
+	s.opts.Metrics.reject(status.Code(err))
+	return err
+}
+
+// logModel adds the model to the call's log line. It must run on the handler's goroutine.
+func logModel(ctx context.Context, name string) {
+	logging.AddFields(ctx, logging.Fields{"model", name})
+}

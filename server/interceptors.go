@@ -1,0 +1,59 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"runtime/debug"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"google.golang.org/grpc"
+)
+
+// ServerOptions returns the interceptor chain for a grpc.Server that serves s: metrics (when
+// Options.Metrics is set) -> logging -> default deadline -> recovery. Every service on that
+// grpc.Server goes through it, the FloorService too, so the floor benchmark pays the same.
+func (s *Server) ServerOptions() []grpc.ServerOption {
+	var unary []grpc.UnaryServerInterceptor
+	var stream []grpc.StreamServerInterceptor
+	if m := s.opts.Metrics; m != nil {
+		unary = append(unary, m.grpc.UnaryServerInterceptor())
+		stream = append(stream, m.grpc.StreamServerInterceptor())
+	}
+	logger := logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+		s.log.Log(ctx, slog.Level(lvl), msg, fields...)
+	})
+	logOpts := []logging.Option{
+		// One line per call, at its end; never payloads (they hold the text).
+		logging.WithLogOnEvents(logging.FinishCall),
+		logging.WithDisableLoggingFields(logging.ComponentFieldKey, logging.SystemTag[0]),
+	}
+	recoverOpt := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+		method, _ := grpc.Method(ctx)
+		return s.panicError(ctx, method, p, debug.Stack())
+	})
+	unary = append(unary,
+		logging.UnaryServerInterceptor(logger, logOpts...),
+		s.defaultDeadline,
+		recovery.UnaryServerInterceptor(recoverOpt),
+	)
+	stream = append(stream,
+		logging.StreamServerInterceptor(logger, logOpts...),
+		recovery.StreamServerInterceptor(recoverOpt),
+	)
+	return []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
+	}
+}
+
+// defaultDeadline gives a unary call without a deadline Options.DefaultTimeout, so a stuck call
+// cannot hold its resources forever.
+func (s *Server) defaultDeadline(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if _, ok := ctx.Deadline(); ok || s.opts.DefaultTimeout <= 0 {
+		return handler(ctx, req)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.DefaultTimeout)
+	defer cancel()
+	return handler(ctx, req)
+}

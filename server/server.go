@@ -1,0 +1,144 @@
+// Package server implements the topicd gRPC services on top of the classifier.
+//
+// # Services
+//
+// [Server] implements topicd.v1.ClassifierService (Classify, ClassifyBatch, ClassifyStream) and
+// topicd.v1.ModelService (ListModels, GetModel). [Floor] implements topicd.bench.v1.FloorService,
+// a do-nothing call of the same size as Classify that load tests use as the floor gRPC sets.
+//
+// # Models
+//
+// The models come from a [Registry]: built-in models (the embedded default) plus every *.model
+// file of a folder, reloaded on demand ([Registry.Reload], wired to SIGHUP by cmd/topicd) and when
+// a file changes ([Registry.Watch]). A reload builds a new immutable snapshot and swaps it in
+// atomically; a call keeps the model it started with, and a file that fails to load never
+// replaces a model that works.
+//
+// # Errors
+//
+// Only this package turns classifier errors into gRPC status codes (see errors.go). Every message
+// says what the caller should change and never shows internals; the full error goes to the log.
+//
+// # Interceptors
+//
+// [Server.ServerOptions] returns the interceptor chain metrics -> logging -> default deadline ->
+// recovery: the outermost interceptor sees every call, the innermost turns a panic into INTERNAL so
+// the server keeps serving.
+package server
+
+import (
+	"log/slog"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/topicd/topicd/classifier"
+	topicdv1 "github.com/topicd/topicd/proto/topicd/v1"
+)
+
+// Defaults for the zero values of [Options].
+const (
+	DefaultMaxDocumentBytes  = 1 << 20
+	DefaultMaxBatchDocuments = 1000
+	DefaultStreamWindow      = 64
+	DefaultTimeout           = 30 * time.Second
+)
+
+// maxStreamWorkers caps the classification goroutines of one stream: more than the cores only
+// adds scheduling.
+const maxStreamWorkers = 4
+
+// Model is what the server needs from a classifier model. Implementations must be safe for
+// concurrent use: one model serves every call at once. *classifier.Model implements it.
+type Model interface {
+	Classify(title, text string, opts classifier.Options) (classifier.Result, error)
+	Version() string
+	Info() classifier.Info
+	Labels() []string
+}
+
+// Options configure a [Server]. The zero value is the default.
+type Options struct {
+	// Logger receives one line per call and every error. Nil discards.
+	Logger *slog.Logger
+	// MaxDocumentBytes bounds len(title)+len(text) of one document. 0 means
+	// DefaultMaxDocumentBytes (1 MiB).
+	MaxDocumentBytes int
+	// MaxBatchDocuments bounds the documents of one ClassifyBatch call. 0 means
+	// DefaultMaxBatchDocuments.
+	MaxBatchDocuments int
+	// StreamWorkers is how many documents of one stream are classified at once. 0 means
+	// GOMAXPROCS, at most 4.
+	StreamWorkers int
+	// StreamWindow bounds the documents of one stream that were received and not yet answered;
+	// when it is full the server stops reading, so HTTP/2 flow control slows the client down
+	// instead of the server buffering without bound. 0 means DefaultStreamWindow.
+	StreamWindow int
+	// DefaultTimeout is the deadline given to unary calls that arrive without one. 0 means
+	// DefaultTimeout (30s); negative means none. Streams get no default deadline: a batch job
+	// may stream for hours.
+	DefaultTimeout time.Duration
+	// Metrics records Prometheus metrics. Nil records none.
+	Metrics *Metrics
+}
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxDocumentBytes <= 0 {
+		o.MaxDocumentBytes = DefaultMaxDocumentBytes
+	}
+	if o.MaxBatchDocuments <= 0 {
+		o.MaxBatchDocuments = DefaultMaxBatchDocuments
+	}
+	if o.StreamWorkers <= 0 {
+		o.StreamWorkers = min(runtime.GOMAXPROCS(0), maxStreamWorkers)
+	}
+	if o.StreamWindow <= 0 {
+		o.StreamWindow = DefaultStreamWindow
+	}
+	if o.DefaultTimeout == 0 {
+		o.DefaultTimeout = DefaultTimeout
+	}
+	return o
+}
+
+// Server implements ClassifierService and ModelService over the models of a [Registry]. Its
+// methods are safe for concurrent use.
+type Server struct {
+	topicdv1.UnimplementedClassifierServiceServer
+	topicdv1.UnimplementedModelServiceServer
+
+	reg  *Registry
+	opts Options
+	log  *slog.Logger
+
+	drainOnce sync.Once
+	// draining is closed by Drain: open streams answer what they hold and end with UNAVAILABLE.
+	draining chan struct{}
+}
+
+var (
+	_ topicdv1.ClassifierServiceServer = (*Server)(nil)
+	_ topicdv1.ModelServiceServer      = (*Server)(nil)
+)
+
+// New returns a Server that classifies with the models of reg.
+func New(reg *Registry, opts Options) *Server {
+	opts = opts.withDefaults()
+	return &Server{
+		reg:      reg,
+		opts:     opts,
+		log:      opts.Logger,
+		draining: make(chan struct{}),
+	}
+}
+
+// Drain tells open streams that the server is going away: each stops reading, sends the results
+// of the documents it already took, and ends with UNAVAILABLE, which clients retry on another
+// replica. Unary calls are not affected; call Drain before grpc.Server.GracefulStop. Drain may be
+// called more than once.
+func (s *Server) Drain() {
+	s.drainOnce.Do(func() { close(s.draining) })
+}
