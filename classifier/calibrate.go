@@ -7,58 +7,116 @@ import (
 )
 
 // CalibrationSample is one held-out document as calibration fitting sees it: the model's raw,
-// uncalibrated per-label scores (log prior plus summed term weights, in model label order), the
-// index of the true label and the number of tokens the document had.
+// uncalibrated per-label scores (Model.LogScores, in model label order), the index of the true
+// label and the document's known-token count (Stats.KnownTokens), which the length term uses.
 type CalibrationSample struct {
-	Scores []float64
-	Label  int
-	Tokens int
+	Scores      []float64
+	Label       int
+	KnownTokens int
+	// Weight scales the sample's share of the loss; 0 means 1. It lets a few long documents
+	// count as much as many short ones.
+	Weight float64
 }
 
-// CalibrationFit chooses what FitCalibration may fit. The zero value fits a temperature only.
+// CalibrationFit chooses what FitCalibration fits. The zero value fits a temperature only.
 type CalibrationFit struct {
+	// Length also fits Calibration.LengthSlope, so the temperature grows with the document's
+	// length. Give it long documents among the samples, or it has nothing to learn from.
+	Length bool
 	// Bias also fits one additive bias per label. The biases move decisions as well as
 	// confidences, toward the label mix of the calibration data; leave it off when that mix is not
 	// the one the model will see.
 	Bias bool
 }
 
+// maxLengthSlope bounds the length-slope search: at 4 a 1000-term document's temperature is 28
+// times a one-term document's, far past anything naive Bayes needs.
+const maxLengthSlope = 4
+
 // ErrNoCalibrationData is returned when there is nothing to fit calibration on.
 var ErrNoCalibrationData = errors.New("calibration: no samples")
 
-// FitCalibration fits the calibration that minimises the mean negative log-likelihood of the true
-// labels under softmax(scores/T + bias). The loss is convex in (1/T, bias), so a damped Newton
-// method finds the optimum in a few steps; the result does not depend on sample order beyond
-// floating-point rounding.
+// FitCalibration fits the Calibration that minimises the weighted mean negative log-likelihood
+// of the true labels (see Calibration for the formula). For a fixed length slope the loss is
+// convex in (1/Temperature, Bias), so a damped Newton method finds that optimum; the slope, when
+// fitted, is found by golden-section search over [0, 4] around it. The result is deterministic.
 //
 // Fitting on the rows a model trained on would make it look surer than it is: pass scores of
 // documents the model did not see (a held-out split or out-of-fold scores).
-func FitCalibration(samples []CalibrationSample, fit CalibrationFit) (temperature float64, bias []float64, err error) {
+func FitCalibration(samples []CalibrationSample, fit CalibrationFit) (Calibration, error) {
 	if len(samples) == 0 {
-		return 0, nil, ErrNoCalibrationData
+		return Calibration{}, ErrNoCalibrationData
 	}
 	k := len(samples[0].Scores)
 	for i, s := range samples {
 		if len(s.Scores) != k || s.Label < 0 || s.Label >= k {
-			return 0, nil, fmt.Errorf("calibration: sample %d has %d scores and label %d, want %d scores", i, len(s.Scores), s.Label, k)
+			return Calibration{}, fmt.Errorf("calibration: sample %d has %d scores and label %d, want %d scores", i, len(s.Scores), s.Label, k)
+		}
+		if s.Weight < 0 || math.IsNaN(s.Weight) || math.IsInf(s.Weight, 0) {
+			return Calibration{}, fmt.Errorf("calibration: sample %d has weight %v", i, s.Weight)
 		}
 		for _, v := range s.Scores {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return 0, nil, fmt.Errorf("calibration: sample %d has a non-finite score", i)
+				return Calibration{}, fmt.Errorf("calibration: sample %d has a non-finite score", i)
 			}
 		}
 	}
+	at := func(slope float64) (Calibration, float64) {
+		scaled := make([]CalibrationSample, len(samples))
+		for i, s := range samples {
+			scaled[i] = s
+			div := 1 + slope*math.Log1p(float64(s.KnownTokens))
+			scaled[i].Scores = make([]float64, k)
+			for c, v := range s.Scores {
+				scaled[i].Scores[c] = v / div
+			}
+		}
+		t, bias := fitScaled(scaled, fit.Bias)
+		c := Calibration{Temperature: t, LengthSlope: slope, Bias: bias}
+		return c, CalibratedNLL(samples, c)
+	}
+	if !fit.Length {
+		c, _ := at(0)
+		return c, nil
+	}
+	// Golden-section search on the slope; the loss is smooth and, in practice, unimodal in it.
+	const phi = 0.6180339887498949
+	lo, hi := 0.0, float64(maxLengthSlope)
+	x1, x2 := hi-phi*(hi-lo), lo+phi*(hi-lo)
+	_, f1 := at(x1)
+	_, f2 := at(x2)
+	for hi-lo > 1e-3 {
+		if f1 <= f2 {
+			hi, x2, f2 = x2, x1, f1
+			x1 = hi - phi*(hi-lo)
+			_, f1 = at(x1)
+		} else {
+			lo, x1, f1 = x1, x2, f2
+			x2 = lo + phi*(hi-lo)
+			_, f2 = at(x2)
+		}
+	}
+	best, bestLoss := at((lo + hi) / 2)
+	if zero, zeroLoss := at(0); zeroLoss <= bestLoss {
+		best = zero
+	}
+	return best, nil
+}
+
+// fitScaled fits 1/T and, when withBias, the biases, for fixed (already length-scaled) scores.
+func fitScaled(samples []CalibrationSample, withBias bool) (temperature float64, bias []float64) {
+	k := len(samples[0].Scores)
 	// Parameters: theta[0] = 1/T, theta[1+c] = bias of label c (only when fitting biases).
 	np := 1
-	if fit.Bias {
+	if withBias {
 		np += k
 	}
 	theta := make([]float64, np)
 	theta[0] = 1
-	loss := func(th []float64) float64 { return nll(samples, th, fit.Bias) }
+	loss := func(th []float64) float64 { return nll(samples, th, withBias) }
 	cur := loss(theta)
 	for range 100 {
-		g, h := gradHess(samples, theta, fit.Bias)
+		g, h := gradHess(samples, theta, withBias)
 		// A small ridge fixes the one free direction of the biases (adding a constant to every
 		// bias changes nothing) and keeps the Newton step defined.
 		for i := range np {
@@ -93,7 +151,7 @@ func FitCalibration(samples []CalibrationSample, fit CalibrationFit) (temperatur
 		}
 	}
 	temperature = 1 / theta[0]
-	if fit.Bias {
+	if withBias {
 		bias = make([]float64, k)
 		var mean float64
 		for c := range k {
@@ -104,21 +162,31 @@ func FitCalibration(samples []CalibrationSample, fit CalibrationFit) (temperatur
 			bias[c] = theta[1+c] - mean
 		}
 	}
-	return temperature, bias, nil
+	return temperature, bias
 }
 
-// CalibratedNLL is the mean negative log-likelihood of the true labels under
-// softmax(scores/temperature + bias); bias may be nil. It measures a calibration on data, for
-// example long documents the calibration was not fitted on.
-func CalibratedNLL(samples []CalibrationSample, temperature float64, bias []float64) float64 {
-	if len(samples) == 0 {
+// CalibratedNLL is the weighted mean negative log-likelihood of the true labels under c. It
+// measures a calibration on data, for example long documents it was not fitted on.
+func CalibratedNLL(samples []CalibrationSample, c Calibration) float64 {
+	var total, weights float64
+	var p []float64
+	for _, s := range samples {
+		p = c.Apply(p, s.Scores, s.KnownTokens)
+		w := weight(s)
+		total -= w * math.Log(math.Max(p[s.Label], math.SmallestNonzeroFloat64))
+		weights += w
+	}
+	if weights == 0 {
 		return 0
 	}
-	k := len(samples[0].Scores)
-	th := make([]float64, 1+k)
-	th[0] = 1 / temperature
-	copy(th[1:], bias)
-	return nll(samples, th, bias != nil)
+	return total / weights
+}
+
+func weight(s CalibrationSample) float64 {
+	if s.Weight == 0 {
+		return 1
+	}
+	return s.Weight
 }
 
 // logits fills z with theta[0]*scores + bias and returns log-sum-exp(z).
@@ -140,11 +208,13 @@ func logits(z []float64, s CalibrationSample, theta []float64, withBias bool) fl
 
 func nll(samples []CalibrationSample, theta []float64, withBias bool) float64 {
 	z := make([]float64, len(samples[0].Scores))
-	var total float64
+	var total, weights float64
 	for _, s := range samples {
-		total += logits(z, s, theta, withBias) - z[s.Label]
+		w := weight(s)
+		total += w * (logits(z, s, theta, withBias) - z[s.Label])
+		weights += w
 	}
-	return total / float64(len(samples))
+	return total / weights
 }
 
 // gradHess returns the gradient and Hessian of the summed NLL. With f_c the features of label c
@@ -169,22 +239,25 @@ func gradHess(samples []CalibrationSample, theta []float64, withBias bool) ([]fl
 	}
 	mean := make([]float64, np)
 	for _, s := range samples {
+		w := weight(s)
 		lse := logits(z, s, theta, withBias)
 		clear(mean)
 		for c := range k {
 			f[c][0] = s.Scores[c]
 			p := math.Exp(z[c] - lse)
 			for i := range np {
-				mean[i] += p * f[c][i]
 				for j := range np {
-					h[i][j] += p * f[c][i] * f[c][j]
+					h[i][j] += w * p * f[c][i] * f[c][j]
 				}
+			}
+			for i := range np {
+				mean[i] += p * f[c][i]
 			}
 		}
 		for i := range np {
-			g[i] += mean[i] - f[s.Label][i]
+			g[i] += w * (mean[i] - f[s.Label][i])
 			for j := range np {
-				h[i][j] -= mean[i] * mean[j]
+				h[i][j] -= w * mean[i] * mean[j]
 			}
 		}
 	}

@@ -9,22 +9,20 @@ import (
 // synthetic draws samples whose true confidences are softmax(scores/trueT + trueBias): each
 // sample's label is chosen by a deterministic low-discrepancy sequence against those
 // probabilities, so the fit should recover trueT (and the biases) closely.
-func synthetic(n int, trueT float64, trueBias []float64) []CalibrationSample {
+func synthetic(n int, truth Calibration) []CalibrationSample {
+	trueBias := truth.Bias
 	k := len(trueBias)
 	var out []CalibrationSample
 	u := 0.0
 	for i := range n {
+		// Lengths from 1 to 1000 terms; scores grow with length as naive Bayes's do.
+		known := 1 + (i*37)%1000
 		scores := make([]float64, k)
 		for c := range k {
-			// Spread scores over a few units, varying with i and c.
-			scores[c] = 4 * math.Sin(float64(i*(c+3))*0.7+float64(c))
+			scores[c] = 4 * math.Sin(float64(i*(c+3))*0.7+float64(c)) * (1 + math.Log1p(float64(known)))
 		}
-		p := make([]float64, k)
-		var sum float64
-		for c := range k {
-			p[c] = math.Exp(scores[c]/trueT + trueBias[c])
-			sum += p[c]
-		}
+		p := truth.Apply(nil, scores, known)
+		sum := 1.0
 		u = math.Mod(u+0.6180339887498949, 1)
 		label, acc := k-1, 0.0
 		for c := range k {
@@ -34,7 +32,7 @@ func synthetic(n int, trueT float64, trueBias []float64) []CalibrationSample {
 				break
 			}
 		}
-		out = append(out, CalibrationSample{Scores: scores, Label: label, Tokens: 10})
+		out = append(out, CalibrationSample{Scores: scores, Label: label, KnownTokens: known})
 	}
 	return out
 }
@@ -42,50 +40,53 @@ func synthetic(n int, trueT float64, trueBias []float64) []CalibrationSample {
 func TestFitCalibration(t *testing.T) {
 	tests := []struct {
 		name  string
-		trueT float64
-		bias  []float64
+		truth Calibration
 		fit   CalibrationFit
 	}{
-		{"over-confident scores", 3, []float64{0, 0, 0}, CalibrationFit{}},
-		{"under-confident scores", 0.5, []float64{0, 0, 0, 0}, CalibrationFit{}},
-		{"temperature and bias", 2, []float64{0.8, -0.3, -0.5}, CalibrationFit{Bias: true}},
+		{"over-confident scores", Calibration{Temperature: 3, Bias: []float64{0, 0, 0}}, CalibrationFit{}},
+		{"under-confident scores", Calibration{Temperature: 0.5, Bias: []float64{0, 0, 0, 0}}, CalibrationFit{}},
+		{"temperature and bias", Calibration{Temperature: 2, Bias: []float64{0.8, -0.3, -0.5}}, CalibrationFit{Bias: true}},
+		{"temperature and length", Calibration{Temperature: 1.5, LengthSlope: 0.4, Bias: []float64{0, 0, 0}}, CalibrationFit{Length: true}},
+		{"no length effect", Calibration{Temperature: 1.5, LengthSlope: 0, Bias: []float64{0, 0, 0}}, CalibrationFit{Length: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			samples := synthetic(20000, tt.trueT, tt.bias)
-			temp, bias, err := FitCalibration(samples, tt.fit)
+			samples := synthetic(20000, tt.truth)
+			got, err := FitCalibration(samples, tt.fit)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if math.Abs(temp-tt.trueT)/tt.trueT > 0.05 {
-				t.Errorf("FitCalibration temperature = %v, want %v within 5%%", temp, tt.trueT)
+			// Temperature and slope trade off against each other a little on finite data, so
+			// compare the temperatures they give a short and a long document.
+			for _, n := range []int{10, 500} {
+				if g, w := got.TemperatureFor(n), tt.truth.TemperatureFor(n); math.Abs(g-w)/w > 0.05 {
+					t.Errorf("FitCalibration = %+v: temperature at %d terms %v, want %v within 5%%", got, n, g, w)
+				}
+			}
+			if !tt.fit.Length && got.LengthSlope != 0 {
+				t.Errorf("FitCalibration = %+v, want no length slope when not fitted", got)
+			}
+			if g, w := CalibratedNLL(samples, got), CalibratedNLL(samples, tt.truth); g > w+1e-4 {
+				t.Errorf("NLL at the fit %v, want at most the truth's %v", g, w)
 			}
 			if tt.fit.Bias {
-				if len(bias) != len(tt.bias) {
-					t.Fatalf("FitCalibration bias = %v, want %d values", bias, len(tt.bias))
+				if len(got.Bias) != len(tt.truth.Bias) {
+					t.Fatalf("FitCalibration bias = %v, want %d values", got.Bias, len(tt.truth.Bias))
 				}
-				for c := range bias {
-					if math.Abs(bias[c]-tt.bias[c]) > 0.1 {
-						t.Errorf("bias[%d] = %v, want %v within 0.1", c, bias[c], tt.bias[c])
+				for c := range got.Bias {
+					if math.Abs(got.Bias[c]-tt.truth.Bias[c]) > 0.1 {
+						t.Errorf("bias[%d] = %v, want %v within 0.1", c, got.Bias[c], tt.truth.Bias[c])
 					}
 				}
-			} else if bias != nil {
-				t.Errorf("FitCalibration bias = %v, want nil when not fitted", bias)
-			}
-			// The fitted calibration is at least as good as the truth and as T = 1 on the fit data.
-			got := CalibratedNLL(samples, temp, bias)
-			if truth := CalibratedNLL(samples, tt.trueT, tt.bias); got > truth+1e-9 {
-				t.Errorf("NLL at fit = %v, above NLL at the truth %v", got, truth)
-			}
-			if one := CalibratedNLL(samples, 1, nil); got > one+1e-9 {
-				t.Errorf("NLL at fit = %v, above NLL at T=1 %v", got, one)
+			} else if got.Bias != nil {
+				t.Errorf("FitCalibration bias = %v, want nil when not fitted", got.Bias)
 			}
 		})
 	}
 }
 
 func TestFitCalibrationErrors(t *testing.T) {
-	if _, _, err := FitCalibration(nil, CalibrationFit{}); !errors.Is(err, ErrNoCalibrationData) {
+	if _, err := FitCalibration(nil, CalibrationFit{}); !errors.Is(err, ErrNoCalibrationData) {
 		t.Errorf("FitCalibration(nil) error = %v, want ErrNoCalibrationData", err)
 	}
 	bad := [][]CalibrationSample{
@@ -94,7 +95,7 @@ func TestFitCalibrationErrors(t *testing.T) {
 		{{Scores: []float64{1, math.NaN()}, Label: 0}},
 	}
 	for i, s := range bad {
-		if _, _, err := FitCalibration(s, CalibrationFit{}); err == nil {
+		if _, err := FitCalibration(s, CalibrationFit{}); err == nil {
 			t.Errorf("FitCalibration(bad[%d]) = nil error, want one", i)
 		}
 	}
