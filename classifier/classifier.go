@@ -1,0 +1,275 @@
+// Package classifier labels documents by topic with a naive-Bayes model whose counts are learned
+// by goml (github.com/cdipaolo/goml, text.NaiveBayes) and scored by a compiled, read-only scorer.
+//
+// # Training
+//
+// [Train] feeds [Example] values through goml's OnlineLearn with the package's own tokenizer (see
+// [TokenizerConfig]) and a pass-through sanitizer, then keeps goml's per-label term counts. goml's
+// own Predict and Probability are never used to score: Predict does not normalise by a label's
+// token total and Probability underflows on ordinary articles.
+//
+// # Scoring
+//
+// A [Model] compiles the counts into an open-addressing hash table whose rows hold one float32
+// log-likelihood per label (multinomial or complement naive Bayes with additive smoothing, see
+// [ScoringConfig]). A document's score for label c is
+//
+//	s_c = log prior_c + sum over terms t of the document of w(t, c)
+//
+// and the confidences are softmax(s/T + bias) with the temperature T of the model's
+// [Calibration]. They lie in [0, 1], sum to 1 and are finite for any document length.
+//
+// # Model files
+//
+// A model is one self-describing file (see [Load] and [Model.Encode]): format version, labels,
+// tokenizer and scoring settings, the goml counts, calibration, provenance, the evaluation report
+// and the licence of the data it was derived from. Encoding is deterministic, so the same corpus
+// and settings give the same bytes, and [Model.Version] is a hash of those bytes.
+//
+// # Concurrency
+//
+// A Model is immutable once built: every method may be called from many goroutines at once, and
+// classification takes no lock and writes no shared memory.
+package classifier
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+)
+
+// Sentinel errors. Callers test them with errors.Is; the server maps them to gRPC codes.
+var (
+	// ErrEmptyDocument: the text is empty or only white space.
+	ErrEmptyDocument = errors.New("document text is empty or only white space")
+	// ErrInvalidUTF8: the text is not valid UTF-8.
+	ErrInvalidUTF8 = errors.New("document text is not valid UTF-8")
+	// ErrInvalidModel: a model file is corrupt, truncated, of an unknown format version, or
+	// inconsistent.
+	ErrInvalidModel = errors.New("invalid model file")
+	// ErrInvalidOptions: an Options field is out of range.
+	ErrInvalidOptions = errors.New("invalid classification options")
+)
+
+// Options tune one classification. The zero value returns every label, never abstains and
+// explains nothing.
+type Options struct {
+	// TopK is how many labels Result.Scores holds, best first; 0 means all.
+	TopK int
+	// MinConfidence: when the best confidence is below it, Result.Label is the model's fallback
+	// label and Result.Abstained is true. 0 never abstains. Range [0, 1].
+	MinConfidence float64
+	// ExplainTerms is how many terms per returned label Result.Explanations holds; 0 explains
+	// nothing. At most MaxExplainTerms.
+	ExplainTerms int
+}
+
+// MaxExplainTerms bounds Options.ExplainTerms.
+const MaxExplainTerms = 50
+
+// Result is the classification of one document.
+type Result struct {
+	Label      string       // best label, or the fallback label when Abstained
+	Confidence float64      // confidence of the best label
+	Abstained  bool         // best confidence was below Options.MinConfidence
+	Scores     []LabelScore // high to low; every label, or the TopK best
+	Stats      Stats
+	// Explanations, one per entry of Scores in the same order, when Options.ExplainTerms > 0.
+	Explanations []Explanation
+}
+
+// LabelScore is one label's calibrated confidence.
+type LabelScore struct {
+	Label      string
+	Confidence float64
+}
+
+// Stats describe what the model read.
+type Stats struct {
+	Bytes       int // bytes of text read
+	Tokens      int // tokens produced by the tokenizer
+	KnownTokens int // tokens found in the vocabulary
+}
+
+// Explanation lists the terms that pushed a document toward one label.
+type Explanation struct {
+	Label string
+	Terms []TermWeight // strongest first
+}
+
+// TermWeight is one term's summed contribution to a label's log-odds against the others.
+type TermWeight struct {
+	Term   string
+	Weight float64
+}
+
+// Info describes a model, for ModelService and `topicctl models`.
+type Info struct {
+	FormatVersion     int
+	Labels            []string
+	FallbackLabel     string
+	VocabularySize    int
+	TrainingDocuments map[string]int // per label
+	Provenance        Provenance
+	Evaluation        *Evaluation // nil when the model file holds none
+	License           string
+}
+
+// Provenance tells where a model came from.
+type Provenance struct {
+	Corpus       string
+	CorpusSHA256 string
+	TrainedAt    time.Time
+	Settings     map[string]string
+}
+
+// Evaluation is a model's measured quality on held-out data.
+type Evaluation struct {
+	Dataset                  string
+	Documents                int
+	Accuracy                 float64
+	MacroF1                  float64
+	ExpectedCalibrationError float64
+	Labels                   []LabelMetrics
+}
+
+// LabelMetrics are one label's scores.
+type LabelMetrics struct {
+	Label     string
+	Precision float64
+	Recall    float64
+	F1        float64
+	Support   int
+}
+
+// FormatVersion is the model file format this package writes and reads.
+const FormatVersion = 1
+
+// Model is a trained, compiled topic model. Build one with Train or Load. A Model is immutable:
+// methods that change a setting (WithCalibration, WithScoring, WithEvaluation) return a new
+// Model, and every method is safe for concurrent use.
+type Model struct {
+	labels    []string
+	fallback  int
+	tokenizer TokenizerConfig
+	scoring   ScoringConfig
+	cal       Calibration
+	prov      Provenance
+	eval      *Evaluation
+	license   string
+	docs      []uint64 // goml's Count: training documents per label
+
+	// The goml counts: term i (sorted, distinct) is arena[offsets[i]:offsets[i+1]] and its
+	// per-label counts are counts[i*len(labels):(i+1)*len(labels)].
+	arena   []byte
+	offsets []uint32
+	counts  []uint32
+
+	// Compiled from the above by compile.
+	tbl    *table
+	priors []float64
+
+	version string
+}
+
+// Labels returns the model's labels in model order. The caller may modify the returned slice.
+func (m *Model) Labels() []string { return slices.Clone(m.labels) }
+
+// FallbackLabel is the label Classify returns when it abstains.
+func (m *Model) FallbackLabel() string { return m.labels[m.fallback] }
+
+// Version is a content hash of the model's encoded file: 12 hex digits that change whenever any
+// byte of the file would.
+func (m *Model) Version() string { return m.version }
+
+// TokenizerConfig returns the tokenizer settings the model was trained with.
+func (m *Model) TokenizerConfig() TokenizerConfig { return m.tokenizer }
+
+// ScoringConfig returns how the model turns counts into weights.
+func (m *Model) ScoringConfig() ScoringConfig { return m.scoring.clone() }
+
+// Calibration returns the calibration Classify applies.
+func (m *Model) Calibration() Calibration { return m.cal.clone() }
+
+// Info describes the model.
+func (m *Model) Info() Info {
+	docs := make(map[string]int, len(m.labels))
+	for i, l := range m.labels {
+		docs[l] = int(m.docs[i])
+	}
+	prov := m.prov
+	prov.Settings = maps.Clone(prov.Settings)
+	var eval *Evaluation
+	if m.eval != nil {
+		e := *m.eval
+		e.Labels = slices.Clone(e.Labels)
+		eval = &e
+	}
+	return Info{
+		FormatVersion:     FormatVersion,
+		Labels:            m.Labels(),
+		FallbackLabel:     m.FallbackLabel(),
+		VocabularySize:    len(m.offsets) - 1,
+		TrainingDocuments: docs,
+		Provenance:        prov,
+		Evaluation:        eval,
+		License:           m.license,
+	}
+}
+
+// WithCalibration returns a copy of m that applies c. It fails, wrapping ErrInvalidModel, when c
+// is out of range or has a bias count other than 0 or the number of labels.
+func (m *Model) WithCalibration(c Calibration) (*Model, error) {
+	n := m.shallow()
+	n.cal = c.clone()
+	return n.finish()
+}
+
+// WithScoring returns a copy of m whose weights are recompiled from the same goml counts with s,
+// so settings that do not change the counts can be compared without retraining.
+func (m *Model) WithScoring(s ScoringConfig) (*Model, error) {
+	n := m.shallow()
+	n.scoring = s.clone()
+	n.tbl = nil
+	return n.finish()
+}
+
+// WithEvaluation returns a copy of m that carries e as its evaluation report (nil removes it).
+func (m *Model) WithEvaluation(e *Evaluation) (*Model, error) {
+	n := m.shallow()
+	if e != nil {
+		c := *e
+		c.Labels = slices.Clone(e.Labels)
+		n.eval = &c
+	} else {
+		n.eval = nil
+	}
+	return n.finish()
+}
+
+// shallow copies m; the count arrays are shared, which is safe because nothing writes them.
+func (m *Model) shallow() *Model {
+	n := *m
+	n.version = ""
+	return &n
+}
+
+// finish validates a model, compiles its scorer unless it has one and computes its version.
+func (m *Model) finish() (*Model, error) {
+	if err := m.validate(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidModel, err)
+	}
+	if m.tbl == nil {
+		m.compile()
+	}
+	h := sha256.New()
+	if err := m.Encode(h); err != nil {
+		return nil, err
+	}
+	m.version = hex.EncodeToString(h.Sum(nil))[:12]
+	return m, nil
+}

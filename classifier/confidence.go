@@ -1,0 +1,98 @@
+package classifier
+
+import (
+	"fmt"
+	"math"
+	"slices"
+)
+
+// Calibration turns raw naive-Bayes scores into honest confidences. Naive Bayes treats every term
+// as independent evidence, so its raw confidences are too sure, and more so the longer the
+// document; a temperature that grows with the document's length corrects both. For raw scores s
+// (from Model.LogScores) of a document with n known terms:
+//
+//	T = Temperature * (1 + LengthSlope * ln(1 + n))
+//	confidence_c = softmax_c(s_c / T + Bias_c)
+//
+// The zero value is T = 1 with no bias: the plain naive-Bayes posterior.
+type Calibration struct {
+	// Temperature divides the scores; 0 means 1. Must be positive and finite otherwise.
+	Temperature float64 `json:"temperature,omitempty"`
+	// LengthSlope makes the temperature grow with the logarithm of the known-term count; 0 keeps
+	// it constant. Must be >= 0.
+	LengthSlope float64 `json:"length_slope,omitempty"`
+	// Bias is added to each label's scaled score, in model label order; empty means none.
+	Bias []float64 `json:"bias,omitempty"`
+}
+
+// maxCalibration bounds calibration values read from a file.
+const maxCalibration = 1e6
+
+func (c Calibration) clone() Calibration {
+	c.Bias = slices.Clone(c.Bias)
+	return c
+}
+
+func (c Calibration) validate(labels int) error {
+	if t := c.Temperature; !(t >= 0 && t <= maxCalibration) {
+		return fmt.Errorf("calibration temperature %v out of range (0, %g]", t, float64(maxCalibration))
+	}
+	if s := c.LengthSlope; !(s >= 0 && s <= maxCalibration) {
+		return fmt.Errorf("calibration length slope %v out of range [0, %g]", s, float64(maxCalibration))
+	}
+	if len(c.Bias) != 0 && len(c.Bias) != labels {
+		return fmt.Errorf("calibration has %d biases for %d labels", len(c.Bias), labels)
+	}
+	for _, b := range c.Bias {
+		if !(math.Abs(b) <= maxCalibration) {
+			return fmt.Errorf("calibration bias %v out of range", b)
+		}
+	}
+	return nil
+}
+
+// TemperatureFor returns T for a document with knownTokens known terms.
+func (c Calibration) TemperatureFor(knownTokens int) float64 {
+	t := c.Temperature
+	if t == 0 {
+		t = 1
+	}
+	if c.LengthSlope != 0 {
+		t *= 1 + c.LengthSlope*math.Log1p(float64(knownTokens))
+	}
+	return t
+}
+
+// Apply writes into dst (grown as needed and returned) the calibrated confidences for raw scores
+// of a document with knownTokens known terms. The confidences are in [0, 1], sum to 1 and are
+// finite whenever the scores are.
+func (c Calibration) Apply(dst, scores []float64, knownTokens int) []float64 {
+	dst = slices.Grow(dst[:0], len(scores))[:len(scores)]
+	softmax(dst, scores, 1/c.TemperatureFor(knownTokens), c.Bias)
+	return dst
+}
+
+// softmax sets dst to softmax(scores*inv + bias) without overflow: the largest term is shifted to
+// 0 before exponentiating, so the sum is at least 1.
+func softmax(dst, scores []float64, inv float64, bias []float64) {
+	maxZ := math.Inf(-1)
+	for i, s := range scores {
+		z := s * inv
+		if bias != nil {
+			z += bias[i]
+		}
+		dst[i] = z
+		if z > maxZ {
+			maxZ = z
+		}
+	}
+	var sum float64
+	for i, z := range dst {
+		e := math.Exp(z - maxZ)
+		dst[i] = e
+		sum += e
+	}
+	for i := range dst {
+		dst[i] /= sum
+	}
+}

@@ -1,0 +1,205 @@
+package classifier
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"unicode"
+	"unicode/utf8"
+)
+
+// stackLabels is how many labels the scorer handles without a heap allocation.
+const stackLabels = 16
+
+// LogScores appends to dst the raw, uncalibrated score of every label for the document, in model
+// label order: the log prior plus the summed weights of the document's known terms (see the
+// package documentation). Calibration.Apply turns them into confidences; LogScores exists so a
+// calibration can be fitted on held-out data. The title and the text are tokenized separately,
+// so no word pair spans the two. LogScores does not validate the text.
+func (m *Model) LogScores(dst []float64, title, text string) ([]float64, Stats) {
+	n := len(dst)
+	dst = append(dst, m.priors...)
+	var st Stats
+	m.accumulate(dst[n:], title, &st)
+	m.accumulate(dst[n:], text, &st)
+	return dst, st
+}
+
+// accumulate adds the weights of s's known terms to sums. This is the hot loop: the tokenizer
+// and its buffers live on the stack, and a lookup touches one slot, one key and one row.
+func (m *Model) accumulate(sums []float64, s string, st *Stats) {
+	st.Bytes += len(s)
+	if len(s) == 0 {
+		return
+	}
+	tbl := m.tbl
+	k := len(sums)
+	var tz tokenizer
+	tz.reset(&m.tokenizer, s)
+	for tz.next() {
+		st.Tokens++
+		i := tbl.find(tz.term)
+		if i < 0 {
+			continue
+		}
+		st.KnownTokens++
+		row := tbl.weights[i*k : i*k+k]
+		for c, w := range row {
+			sums[c] += float64(w)
+		}
+	}
+}
+
+func (o Options) validate() error {
+	if o.TopK < 0 {
+		return fmt.Errorf("%w: top_k %d is negative; use 0 for all labels", ErrInvalidOptions, o.TopK)
+	}
+	if !(o.MinConfidence >= 0 && o.MinConfidence <= 1) {
+		return fmt.Errorf("%w: min_confidence %v is outside [0, 1]", ErrInvalidOptions, o.MinConfidence)
+	}
+	if o.ExplainTerms < 0 || o.ExplainTerms > MaxExplainTerms {
+		return fmt.Errorf("%w: explain terms %d is outside [0, %d]", ErrInvalidOptions, o.ExplainTerms, MaxExplainTerms)
+	}
+	return nil
+}
+
+// blank reports whether s is empty or only white space.
+func blank(s string) bool {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != '\v' && c != '\f' {
+				return false
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if !unicode.IsSpace(r) {
+			return false
+		}
+		i += size
+	}
+	return true
+}
+
+// Classify labels one document. The title may be empty; a document whose title and text are
+// both empty or white space fails with ErrEmptyDocument, invalid UTF-8 with ErrInvalidUTF8 and
+// bad options with ErrInvalidOptions. A document with no known term gets the calibrated priors.
+// Classify is safe for concurrent use; it allocates a constant few objects per call (more with
+// explanations), never per term.
+func (m *Model) Classify(title, text string, opts Options) (Result, error) {
+	if err := opts.validate(); err != nil {
+		return Result{}, err
+	}
+	if !utf8.ValidString(text) || !utf8.ValidString(title) {
+		return Result{}, ErrInvalidUTF8
+	}
+	if blank(text) && blank(title) {
+		return Result{}, ErrEmptyDocument
+	}
+	k := len(m.labels)
+	var rawArr, confArr [stackLabels]float64
+	var orderArr [stackLabels]int
+	raw, conf, order := rawArr[:0], confArr[:k], orderArr[:k]
+	if k > stackLabels {
+		conf, order = make([]float64, k), make([]int, k)
+	}
+	raw, st := m.LogScores(raw, title, text)
+	inv := 1 / m.cal.TemperatureFor(st.KnownTokens)
+	softmax(conf, raw, inv, m.cal.Bias)
+
+	for i := range order {
+		order[i] = i
+	}
+	// Insertion sort: there are a handful of labels, and ties keep model order.
+	for i := 1; i < len(order); i++ {
+		for j := i; j > 0 && conf[order[j]] > conf[order[j-1]]; j-- {
+			order[j], order[j-1] = order[j-1], order[j]
+		}
+	}
+	n := k
+	if opts.TopK > 0 && opts.TopK < k {
+		n = opts.TopK
+	}
+	res := Result{
+		Label:      m.labels[order[0]],
+		Confidence: conf[order[0]],
+		Scores:     make([]LabelScore, n),
+		Stats:      st,
+	}
+	for i := range res.Scores {
+		res.Scores[i] = LabelScore{Label: m.labels[order[i]], Confidence: conf[order[i]]}
+	}
+	if res.Confidence < opts.MinConfidence {
+		res.Label = m.labels[m.fallback]
+		res.Abstained = true
+	}
+	if opts.ExplainTerms > 0 {
+		res.Explanations = m.explain(title, text, inv, order[:n], opts.ExplainTerms)
+	}
+	return res, nil
+}
+
+// explain lists, for each label in order, the document's terms with the largest summed
+// contribution to that label's log-odds against the others. A term's contribution to label c is
+// its count times (w(t,c) - mean over the other labels of w(t,l)), scaled by the calibration's
+// 1/T: the amount by which the term moved c's scaled score above the average competitor's.
+func (m *Model) explain(title, text string, inv float64, order []int, n int) []Explanation {
+	counts := make(map[int]int)
+	for _, s := range []string{title, text} {
+		var tz tokenizer
+		tz.reset(&m.tokenizer, s)
+		for tz.next() {
+			if i := m.tbl.find(tz.term); i >= 0 {
+				counts[i]++
+			}
+		}
+	}
+	ids := make([]int, 0, len(counts))
+	for i := range counts {
+		ids = append(ids, i)
+	}
+	slices.Sort(ids)
+	k := len(m.labels)
+	out := make([]Explanation, len(order))
+	type cand struct {
+		id int
+		w  float64
+	}
+	cands := make([]cand, 0, len(ids))
+	for j, c := range order {
+		cands = cands[:0]
+		for _, id := range ids {
+			row := m.tbl.row(id)
+			var others float64
+			for l, w := range row {
+				if l != c {
+					others += float64(w)
+				}
+			}
+			w := (float64(row[c]) - others/float64(k-1)) * float64(counts[id]) * inv
+			if w > 0 && !math.IsInf(w, 0) {
+				cands = append(cands, cand{id, w})
+			}
+		}
+		slices.SortStableFunc(cands, func(a, b cand) int {
+			switch {
+			case a.w > b.w:
+				return -1
+			case a.w < b.w:
+				return 1
+			}
+			return 0
+		})
+		if len(cands) > n {
+			cands = cands[:n]
+		}
+		terms := make([]TermWeight, len(cands))
+		for i, cd := range cands {
+			terms[i] = TermWeight{Term: string(m.tbl.term(cd.id)), Weight: cd.w}
+		}
+		out[j] = Explanation{Label: m.labels[c], Terms: terms}
+	}
+	return out
+}

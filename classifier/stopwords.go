@@ -1,0 +1,55 @@
+package classifier
+
+import "unsafe"
+
+// stopWords are English function words: frequent in every topic, so they carry almost no
+// evidence and mostly add noise to long documents. Written for this project, not copied from a
+// published list.
+var stopWords = map[string]struct{}{}
+
+func init() {
+	for _, w := range []string{
+		"a", "about", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are",
+		"as", "at", "be", "because", "been", "before", "being", "between", "both", "but", "by",
+		"can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for",
+		"from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself",
+		"him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself",
+		"just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on",
+		"once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "s",
+		"same", "she", "should", "so", "some", "such", "t", "than", "that", "the", "their",
+		"theirs", "them", "themselves", "then", "there", "these", "they", "this", "those",
+		"through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what",
+		"when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you",
+		"your", "yours", "yourself", "yourselves",
+	} {
+		stopWords[w] = struct{}{}
+	}
+}
+
+// maxStopWordLen lets most words skip the map lookup.
+const maxStopWordLen = 10
+
+// IsStopWord reports whether the lower-case word is on the built-in stop-word list that
+// TokenizerConfig.DropStopWords removes.
+func IsStopWord(word string) bool {
+	_, ok := stopWords[word]
+	return ok
+}
+
+func isStopWord(word []byte) bool {
+	if len(word) > maxStopWordLen {
+		return false
+	}
+	_, ok := stopWords[string(word)]
+	return ok
+}
+
+// stringBytes views s as a byte slice without copying. The slice must never be written.
+func stringBytes(s string) []byte {
+	return unsafe.Slice(unsafe.StringData(s), len(s))
+}
+
+// bytesString views b as a string without copying. b must not change while the string is used.
+func bytesString(b []byte) string {
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}

@@ -1,0 +1,249 @@
+package classifier
+
+import (
+	"fmt"
+	"unicode"
+	"unicode/utf8"
+)
+
+// TokenizerConfig chooses how text becomes terms. The zero value keeps every word of one or more
+// characters, numbers included, and no word pairs.
+//
+// A word is a maximal run of Unicode letters, decimal digits and combining marks, lower-cased
+// rune by rune with unicode.ToLower; everything else separates words, so punctuation and newlines
+// never glue two words together. Word pairs never span a sentence break (. ! ? ; : a newline or
+// another sentence terminator) and are formed after short words, numbers and stop words are
+// dropped.
+type TokenizerConfig struct {
+	// MinLength drops words of fewer runes. 0 and 1 keep every word.
+	MinLength int `json:"min_length,omitempty"`
+	// DropNumbers drops words made only of digits ("2024"); words mixing letters and digits
+	// ("g20", "covid19") are kept.
+	DropNumbers bool `json:"drop_numbers,omitempty"`
+	// DropStopWords drops a small built-in list of English function words (see IsStopWord).
+	DropStopWords bool `json:"drop_stop_words,omitempty"`
+	// Bigrams adds, after each word, the pair "previous word" + " " + "word" as a term of its own.
+	Bigrams bool `json:"bigrams,omitempty"`
+}
+
+// maxMinLength bounds TokenizerConfig.MinLength so a corrupt model file cannot ask for nonsense.
+const maxMinLength = 64
+
+func (c TokenizerConfig) validate() error {
+	if c.MinLength < 0 || c.MinLength > maxMinLength {
+		return fmt.Errorf("tokenizer min_length %d out of range [0, %d]", c.MinLength, maxMinLength)
+	}
+	return nil
+}
+
+// Tokenize calls fn with every term of text, in order. The slice passed to fn is only valid
+// during the call: copy it to keep it. Tokenize allocates nothing per term.
+func (c TokenizerConfig) Tokenize(text string, fn func(term []byte)) {
+	var tz tokenizer
+	tz.reset(&c, text)
+	for tz.next() {
+		fn(tz.term)
+	}
+}
+
+// Byte classes of the ASCII fast path. They are computed at init from the same predicates the
+// Unicode path uses, so the two paths cannot disagree.
+const (
+	clsSep   = iota // separates words
+	clsBreak        // separates words and breaks word pairs
+	clsLower        // word byte, already lower case
+	clsDigit        // word byte, a digit
+	clsUpper        // word byte, needs lower-casing
+	clsMulti        // first or later byte of a multi-byte UTF-8 sequence
+)
+
+var asciiClass [256]uint8
+
+func init() {
+	for c := 0; c < 256; c++ {
+		if c >= utf8.RuneSelf {
+			asciiClass[c] = clsMulti
+			continue
+		}
+		r := rune(c)
+		switch {
+		case unicode.IsDigit(r):
+			asciiClass[c] = clsDigit
+		case isWordRune(r) && unicode.ToLower(r) != r:
+			asciiClass[c] = clsUpper
+		case isWordRune(r):
+			asciiClass[c] = clsLower
+		case isBreakRune(r):
+			asciiClass[c] = clsBreak
+		default:
+			asciiClass[c] = clsSep
+		}
+	}
+}
+
+// isWordRune reports whether r belongs inside a word. Marks are included so scripts that write
+// vowels as combining marks (Devanagari, Arabic harakat) keep their words whole.
+func isWordRune(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r)
+}
+
+// isBreakRune reports whether r ends a sentence for the purpose of word pairs.
+func isBreakRune(r rune) bool {
+	switch r {
+	case '\n', '\r', ';', ':', 0x85, 0x2028, 0x2029:
+		return true
+	}
+	return unicode.Is(unicode.Sentence_Terminal, r)
+}
+
+// tokenizer walks a text and yields terms. It lives on the caller's stack; its buffers are small
+// arrays so ordinary words never touch the heap.
+type tokenizer struct {
+	cfg  *TokenizerConfig
+	s    string
+	i    int
+	term []byte // the current term: a view into s, word or pair
+	word []byte // the current word
+	// pending is set when the current word's pair is still to be emitted.
+	pending bool
+	// chained is set when prev holds a word the next word may pair with.
+	chained bool
+	prev    []byte
+	pair    []byte
+	lower   []byte
+
+	prevArr  [48]byte
+	pairArr  [96]byte
+	lowerArr [48]byte
+}
+
+func (t *tokenizer) reset(cfg *TokenizerConfig, s string) {
+	t.cfg = cfg
+	t.s = s
+	t.i = 0
+	t.pending = false
+	t.chained = false
+	t.prev = t.prevArr[:0]
+	t.pair = t.pairArr[:0]
+	t.lower = t.lowerArr[:0]
+}
+
+// next advances to the next term and reports whether there is one.
+func (t *tokenizer) next() bool {
+	if t.pending {
+		t.pending = false
+		t.pair = append(append(append(t.pair[:0], t.prev...), ' '), t.word...)
+		t.prev = append(t.prev[:0], t.word...)
+		t.term = t.pair
+		return true
+	}
+	cfg := t.cfg
+	for {
+		brk, runes, digits, ok := t.nextWord()
+		if !ok {
+			return false
+		}
+		if brk {
+			t.chained = false
+		}
+		if runes < cfg.MinLength || (cfg.DropNumbers && digits) || (cfg.DropStopWords && isStopWord(t.word)) {
+			continue
+		}
+		t.term = t.word
+		if cfg.Bigrams {
+			if t.chained {
+				t.pending = true
+			} else {
+				t.prev = append(t.prev[:0], t.word...)
+				t.chained = true
+			}
+		}
+		return true
+	}
+}
+
+// nextWord scans the next word into t.word. brk reports a sentence break since the previous word,
+// runes the word's length in runes and digits whether it is made only of digits.
+func (t *tokenizer) nextWord() (brk bool, runes int, digits bool, ok bool) {
+	s, i := t.s, t.i
+	for i < len(s) {
+		switch asciiClass[s[i]] {
+		case clsSep:
+			i++
+			continue
+		case clsBreak:
+			brk = true
+			i++
+			continue
+		case clsMulti:
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if isWordRune(r) {
+				goto word
+			}
+			if isBreakRune(r) {
+				brk = true
+			}
+			i += size
+			continue
+		}
+		goto word
+	}
+	t.i = i
+	return brk, 0, false, false
+
+word:
+	start := i
+	digits = true
+	// Fast path: lower-case ASCII letters and digits are the word's own bytes.
+	for i < len(s) {
+		c := asciiClass[s[i]]
+		if c == clsLower {
+			digits = false
+		} else if c != clsDigit {
+			break
+		}
+		i++
+	}
+	if i == len(s) || asciiClass[s[i]] <= clsBreak {
+		t.word = stringBytes(s[start:i])
+		t.i = i
+		return brk, i - start, digits, true
+	}
+	// Slow path: copy what is done and lower-case the rest rune by rune.
+	low := append(t.lower[:0], s[start:i]...)
+	runes = i - start
+	for i < len(s) {
+		b := s[i]
+		switch asciiClass[b] {
+		case clsLower:
+			low = append(low, b)
+			digits = false
+			i++
+		case clsDigit:
+			low = append(low, b)
+			i++
+		case clsUpper:
+			low = append(low, b+('a'-'A'))
+			digits = false
+			i++
+		case clsMulti:
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if !isWordRune(r) {
+				goto done
+			}
+			if !unicode.IsDigit(r) {
+				digits = false
+			}
+			low = utf8.AppendRune(low, unicode.ToLower(r))
+			i += size
+		default:
+			goto done
+		}
+		runes++
+	}
+done:
+	t.lower = low
+	t.word = low
+	t.i = i
+	return brk, runes, digits, true
+}

@@ -1,0 +1,247 @@
+package classifier
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/cdipaolo/goml/base"
+	"github.com/cdipaolo/goml/text"
+)
+
+// DefaultLabels are the labels Train uses when TrainConfig.Labels is empty.
+var DefaultLabels = []string{"cybersecurity", "migration", "diplomacy", "other"}
+
+// DefaultFallbackLabel is the fallback label when TrainConfig.Fallback is empty.
+const DefaultFallbackLabel = "other"
+
+// Example is one labelled training document.
+type Example struct {
+	ID          string
+	Date        string // YYYY-MM-DD, for date splits; not a model input
+	Label       string
+	LabelSource string // how the label was decided (section, story, text); not a model input
+	Title       string
+	Text        string
+}
+
+// TrainConfig sets up Train. The zero value trains a multinomial model on DefaultLabels with the
+// zero TokenizerConfig, every document and every term.
+type TrainConfig struct {
+	// Labels in model order; empty means DefaultLabels. Every example's label must be one.
+	Labels []string
+	// Fallback is the label returned when Classify abstains; empty means DefaultFallbackLabel,
+	// which must then be among Labels.
+	Fallback  string
+	Tokenizer TokenizerConfig
+	Scoring   ScoringConfig
+	// Calibration to store in the model; fit it on held-out data and set it with
+	// Model.WithCalibration when it is not known in advance.
+	Calibration Calibration
+	// MaxDocsPerLabel, when positive, keeps at most that many documents of each label, spread
+	// evenly over the label's examples in input order (deterministic).
+	MaxDocsPerLabel int
+	// MinTermCount drops terms seen fewer times than this in all training documents together.
+	MinTermCount int
+	// Provenance recorded in the model file. TrainedAt stays zero unless set, so training is
+	// byte-reproducible; Settings are merged over the settings Train records itself.
+	Corpus       string
+	CorpusSHA256 string
+	TrainedAt    time.Time
+	Settings     map[string]string
+	// License of the training data, stored in the model file.
+	License string
+}
+
+// gomlKey maps a term to the key goml stores. goml's OnlineLearn silently drops words shorter
+// than three bytes ("eu", "un", "us" matter for diplomacy), so short terms are padded with NUL
+// bytes, which the tokenizer never produces; termOf strips them again.
+func gomlKey(term string) string {
+	switch len(term) {
+	case 1:
+		return term + "\x00\x00"
+	case 2:
+		return term + "\x00"
+	}
+	return term
+}
+
+func termOf(key string) string { return strings.TrimRight(key, "\x00") }
+
+// gomlTokenizer adapts the project's tokenizer to goml's Tokenizer interface and remembers every
+// key it produced, since goml offers no way to list its vocabulary.
+type gomlTokenizer struct {
+	cfg   TokenizerConfig
+	vocab map[string]struct{}
+}
+
+// Tokenize implements text.Tokenizer.
+func (g *gomlTokenizer) Tokenize(s string) []string {
+	var out []string
+	g.cfg.Tokenize(s, func(term []byte) {
+		if len(term) > maxTermBytes {
+			return
+		}
+		k := gomlKey(string(term))
+		g.vocab[k] = struct{}{}
+		out = append(out, k)
+	})
+	return out
+}
+
+// keepNothingOut is the pass-through sanitizer: goml's default one deletes punctuation and
+// newlines and so glues words together.
+func keepNothingOut(rune) bool { return false }
+
+// Train learns a model from examples. The counts are learned by goml's text.NaiveBayes through
+// OnlineLearn, fed by the project's tokenizer; the result is compiled for scoring. The same
+// examples and config always give a model with the same bytes.
+func Train(examples []Example, cfg TrainConfig) (*Model, error) {
+	m, _, err := train(examples, cfg)
+	return m, err
+}
+
+// train is Train that also returns goml's model, for tests that compare counts.
+func train(examples []Example, cfg TrainConfig) (*Model, *text.NaiveBayes, error) {
+	labels := cfg.Labels
+	if len(labels) == 0 {
+		labels = DefaultLabels
+	}
+	labels = slices.Clone(labels)
+	fallback := cfg.Fallback
+	if fallback == "" {
+		fallback = DefaultFallbackLabel
+	}
+	fb := slices.Index(labels, fallback)
+	if fb < 0 {
+		return nil, nil, fmt.Errorf("fallback label %q is not one of the labels %v", fallback, labels)
+	}
+	if len(labels) < 2 || len(labels) > maxLabels {
+		return nil, nil, fmt.Errorf("%d labels, want 2 to %d", len(labels), maxLabels)
+	}
+	if err := cfg.Tokenizer.validate(); err != nil {
+		return nil, nil, err
+	}
+	index := make(map[string]int, len(labels))
+	for i, l := range labels {
+		index[l] = i
+	}
+	perLabel := make([]int, len(labels))
+	for _, ex := range examples {
+		c, ok := index[ex.Label]
+		if !ok {
+			return nil, nil, fmt.Errorf("example %q: label %q is not one of %v", ex.ID, ex.Label, labels)
+		}
+		if !utf8.ValidString(ex.Title) || !utf8.ValidString(ex.Text) {
+			return nil, nil, fmt.Errorf("example %q: %w", ex.ID, ErrInvalidUTF8)
+		}
+		perLabel[c]++
+	}
+
+	stream := make(chan base.TextDatapoint, 256)
+	nb := text.NewNaiveBayes(stream, uint8(len(labels)), keepNothingOut)
+	nb.Output = io.Discard
+	tok := &gomlTokenizer{cfg: cfg.Tokenizer, vocab: make(map[string]struct{})}
+	nb.UpdateTokenizer(tok)
+	errs := make(chan error)
+	done := make(chan error, 1)
+	go func() {
+		var first error
+		for err := range errs {
+			if first == nil {
+				first = err
+			}
+		}
+		done <- first
+	}()
+	go nb.OnlineLearn(errs)
+
+	seen := make([]int, len(labels))
+	for _, ex := range examples {
+		c := index[ex.Label]
+		j := seen[c]
+		seen[c]++
+		if n := cfg.MaxDocsPerLabel; n > 0 && perLabel[c] > n {
+			// Keep the j-th of the label's examples when it crosses a multiple of total/n.
+			if (j+1)*n/perLabel[c] == j*n/perLabel[c] {
+				continue
+			}
+		}
+		x := ex.Text
+		if ex.Title != "" {
+			// The newline is a sentence break: no word pair spans title and text, as in scoring.
+			x = ex.Title + "\n" + ex.Text
+		}
+		stream <- base.TextDatapoint{X: x, Y: uint8(c)}
+	}
+	close(stream)
+	if err := <-done; err != nil {
+		return nil, nil, fmt.Errorf("goml training: %v", err)
+	}
+
+	k := len(labels)
+	keys := slices.Sorted(maps.Keys(tok.vocab))
+	terms := make([]string, 0, len(keys))
+	for _, key := range keys {
+		terms = append(terms, termOf(key))
+	}
+	// Padding changes the order of short terms; the file wants byte order.
+	slices.Sort(terms)
+	m := &Model{
+		labels:    labels,
+		fallback:  fb,
+		tokenizer: cfg.Tokenizer,
+		scoring:   cfg.Scoring.clone(),
+		cal:       cfg.Calibration.clone(),
+		license:   cfg.License,
+		docs:      slices.Clone(nb.Count),
+		offsets:   []uint32{0},
+	}
+	var arena []byte
+	for _, t := range terms {
+		w, ok := nb.Words.Get(gomlKey(t))
+		if !ok || len(w.Count) != k {
+			return nil, nil, fmt.Errorf("goml lost the term %q", t)
+		}
+		if w.Seen < uint64(cfg.MinTermCount) {
+			continue
+		}
+		for _, n := range w.Count {
+			if n > math.MaxUint32 {
+				return nil, nil, fmt.Errorf("term %q: count %d too large", t, n)
+			}
+			m.counts = append(m.counts, uint32(n))
+		}
+		arena = append(arena, t...)
+		m.offsets = append(m.offsets, uint32(len(arena)))
+	}
+	m.arena = slices.Clip(arena)
+
+	settings := map[string]string{
+		"tokenizer.min_length":      strconv.Itoa(cfg.Tokenizer.MinLength),
+		"tokenizer.drop_numbers":    strconv.FormatBool(cfg.Tokenizer.DropNumbers),
+		"tokenizer.drop_stop_words": strconv.FormatBool(cfg.Tokenizer.DropStopWords),
+		"tokenizer.bigrams":         strconv.FormatBool(cfg.Tokenizer.Bigrams),
+		"train.max_docs_per_label":  strconv.Itoa(cfg.MaxDocsPerLabel),
+		"train.min_term_count":      strconv.Itoa(cfg.MinTermCount),
+		"train.examples":            strconv.Itoa(len(examples)),
+	}
+	maps.Copy(settings, cfg.Settings)
+	m.prov = Provenance{
+		Corpus:       cfg.Corpus,
+		CorpusSHA256: cfg.CorpusSHA256,
+		TrainedAt:    cfg.TrainedAt,
+		Settings:     settings,
+	}
+	m, err := m.finish()
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, nb, nil
+}
