@@ -165,6 +165,9 @@ func (r *Registry) Watch(ctx context.Context, interval time.Duration) {
 	}
 }
 
+// Models returns the names of the models that serve, the default first.
+func (r *Registry) Models() []string { return slices.Clone(r.snap.Load().available) }
+
 // lookup returns the entry that serves name ("" is the default), or a status error.
 func (r *Registry) lookup(name string) (*modelEntry, error) {
 	s := r.snap.Load()
@@ -363,5 +366,9 @@ func (s *snapshot) names() []string {
 
 // loadClassifierModel adapts classifier.Load to LoadFunc.
 func loadClassifierModel(data []byte) (Model, error) {
-	return nil, errors.New("TODO classifier.Load")
+	m, err := classifier.Load(data)
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
 }

@@ -1,0 +1,257 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/topicd/topicd/models"
+	benchv1 "github.com/topicd/topicd/proto/topicd/bench/v1"
+	topicdv1 "github.com/topicd/topicd/proto/topicd/v1"
+	"github.com/topicd/topicd/server"
+)
+
+// run is topicd: it serves until ctx ends, then shuts down gracefully. Only main exits.
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	start := time.Now()
+	cfg, err := parseConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	logOut := newLogWriter(stderr)
+	defer logOut.Close()
+	log := newLogger(cfg, logOut)
+
+	var metrics *server.Metrics
+	promReg := prometheus.NewRegistry()
+	if cfg.MetricsListen != "" {
+		promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		if metrics, err = server.NewMetrics(promReg); err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+	}
+
+	embedded, err := models.Default()
+	if err != nil {
+		return fmt.Errorf("load embedded model %q: %w", models.DefaultName, err)
+	}
+	reg, err := server.NewRegistry(server.RegistryOptions{
+		Builtin: []server.NamedModel{{Name: models.DefaultName, Model: embedded}},
+		Dir:     cfg.ModelDir,
+		Default: cfg.DefaultModel,
+		Logger:  log,
+		Metrics: metrics,
+	})
+	if err != nil {
+		return fmt.Errorf("load models: %w", err)
+	}
+	srv := server.New(reg, server.Options{
+		Logger:            log,
+		MaxDocumentBytes:  cfg.MaxDocumentBytes,
+		MaxBatchDocuments: cfg.MaxBatchDocuments,
+		StreamWorkers:     cfg.StreamWorkers,
+		StreamWindow:      cfg.StreamWindow,
+		DefaultTimeout:    cfg.DefaultTimeout,
+		Metrics:           metrics,
+	})
+
+	opts, err := grpcOptions(cfg)
+	if err != nil {
+		return err
+	}
+	gs := grpc.NewServer(append(srv.ServerOptions(), opts...)...)
+	topicdv1.RegisterClassifierServiceServer(gs, srv)
+	topicdv1.RegisterModelServiceServer(gs, srv)
+	if cfg.BenchFloor {
+		floor, err := server.NewFloor(reg)
+		if err != nil {
+			return fmt.Errorf("bench floor: %w", err)
+		}
+		benchv1.RegisterFloorServiceServer(gs, floor)
+	}
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(gs, hs)
+	for _, name := range []string{"", topicdv1.ClassifierService_ServiceDesc.ServiceName, topicdv1.ModelService_ServiceDesc.ServiceName} {
+		hs.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+	}
+	reflection.Register(gs)
+	metrics.InitializeGRPC(gs)
+
+	lis, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	var httpSrv *http.Server
+	metricsAddr := ""
+	if cfg.MetricsListen != "" {
+		mlis, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			lis.Close()
+			return fmt.Errorf("listen on %s for metrics: %w", cfg.MetricsListen, err)
+		}
+		metricsAddr = mlis.Addr().String()
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(promReg, promhttp.HandlerOpts{}))
+		httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := httpSrv.Serve(mlis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("metrics server failed", "error", err)
+			}
+		}()
+	}
+
+	bg, stopBackground := context.WithCancel(ctx)
+	defer stopBackground()
+	go reg.Watch(bg, cfg.ReloadInterval)
+	go reloadOnHangup(bg, reg, log)
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- gs.Serve(lis) }()
+	log.Info("serving",
+		"addr", lis.Addr().String(),
+		"metrics_addr", metricsAddr,
+		"tls", cfg.TLSCert != "",
+		"mtls", cfg.TLSClientCA != "",
+		"default_model", cfg.DefaultModel,
+		"models", reg.Models(),
+		"bench_floor", cfg.BenchFloor,
+		"ready_ms", time.Since(start).Milliseconds(),
+	)
+	logOut.Flush() // whoever waits for the address should not wait for the next flush
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		return fmt.Errorf("serve gRPC: %w", err)
+	}
+	shutdown(cfg, log, gs, hs, srv)
+	if httpSrv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		httpSrv.Shutdown(sctx)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// shutdown stops gs: health NOT_SERVING first so load balancers stop sending, streams end with
+// UNAVAILABLE after answering what they took, then GracefulStop waits for unary calls until
+// --shutdown-timeout, after which Stop cuts what is left.
+func shutdown(cfg Config, log *slog.Logger, gs *grpc.Server, hs *health.Server, srv *server.Server) {
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	hs.Shutdown()
+	srv.Drain()
+	done := make(chan struct{})
+	go func() {
+		gs.GracefulStop()
+		close(done)
+	}()
+	t := time.NewTimer(cfg.ShutdownTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		log.Warn("shutdown timeout reached; cutting the calls still open")
+		gs.Stop()
+		<-done
+	}
+}
+
+func reloadOnHangup(ctx context.Context, reg *server.Registry, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			log.Info("SIGHUP: reloading model files")
+			if err := reg.Reload(); err != nil {
+				log.Error("model reload failed", "error", err)
+			}
+		}
+	}
+}
+
+// grpcOptions are the transport settings: limits, keepalive and TLS.
+func grpcOptions(cfg Config) ([]grpc.ServerOption, error) {
+	opts := []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(cfg.MaxMessageBytes),
+		grpc.MaxSendMsgSize(cfg.MaxMessageBytes),
+		grpc.MaxConcurrentStreams(uint32(cfg.MaxConcurrentStreams)),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+			// A client that pings more often than this gets GOAWAY (too_many_pings), so a
+			// misconfigured client cannot keep the server busy answering pings.
+			MinTime: cfg.KeepaliveMinTime,
+			// Batch clients keep idle connections warm between jobs: let them ping.
+			PermitWithoutStream: !cfg.KeepaliveNoStreamDeny,
+		}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			// After a minute without traffic, ping the client to find connections whose peer
+			// vanished (a killed pod, a dropped NAT entry)...
+			Time: time.Minute,
+			// ...and close the connection when the ping is not answered within 20s.
+			Timeout: 20 * time.Second,
+			// MaxConnectionIdle and MaxConnectionAge stay infinite: batch streams run for hours,
+			// and clients balance across replicas themselves.
+		}),
+	}
+	if cfg.TLSCert == "" {
+		return opts, nil
+	}
+	tc, err := serverTLS(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return append(opts, grpc.Creds(credentials.NewTLS(tc))), nil
+}
+
+func serverTLS(cfg Config) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if cfg.TLSClientCA != "" {
+		pem, err := os.ReadFile(cfg.TLSClientCA)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-client-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--tls-client-ca: no PEM certificate in %s", cfg.TLSClientCA)
+		}
+		tc.ClientCAs = pool
+		tc.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return tc, nil
+}
+
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	ho := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, ho))
+	}
+	return slog.New(slog.NewJSONHandler(w, ho))
+}
