@@ -70,7 +70,7 @@ func (s *Server) ClassifyBatch(ctx context.Context, req *topicdv1.ClassifyBatchR
 			return nil, contextError(ctx.Err())
 		}
 		b := &blocks[i]
-		b.res.DocumentId = d.GetId()
+		b.res.DocumentId = validUTF8(d.GetId())
 		c, err := s.classify(ctx, &b.cb, e, d, opts)
 		if err != nil {
 			b.res.Result = &topicdv1.ClassifyBatchResult_Error{Error: status.Convert(s.rejected(err)).Proto()}

@@ -21,7 +21,7 @@ type classificationBlock struct {
 // fill turns a classifier result into the API's Classification, inside b.
 func (b *classificationBlock) fill(id string, e *modelEntry, r *classifier.Result) *topicdv1.Classification {
 	c := &b.c
-	c.DocumentId = id
+	c.DocumentId = validUTF8(id)
 	c.Label = r.Label
 	c.Confidence = float32(r.Confidence)
 	c.Model = e.name

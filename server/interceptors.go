@@ -10,7 +10,8 @@ import (
 	"google.golang.org/grpc"
 )
 
-// ServerOptions returns the interceptor chain for a grpc.Server that serves s: metrics (when
+// ServerOptions returns the options a grpc.Server that serves s needs: the codec that turns
+// invalid UTF-8 into INVALID_ARGUMENT (codec.go) and the interceptor chain metrics (when
 // Options.Metrics is set) -> logging -> default deadline -> recovery. Every service on that
 // grpc.Server goes through it, the FloorService too, so the floor benchmark pays the same.
 func (s *Server) ServerOptions() []grpc.ServerOption {
@@ -42,6 +43,7 @@ func (s *Server) ServerOptions() []grpc.ServerOption {
 		recovery.StreamServerInterceptor(recoverOpt),
 	)
 	return []grpc.ServerOption{
+		codecOption(),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
 	}

@@ -145,7 +145,7 @@ func (st *streamState) receive(ctx context.Context, stream topicdv1.ClassifierSe
 // the recovery interceptor cannot see panics on a worker goroutine, and the stream goes on.
 func (s *Server) streamItem(ctx context.Context, req *topicdv1.ClassifyStreamRequest) (resp *topicdv1.ClassifyStreamResponse) {
 	b := new(streamBlock)
-	b.resp.DocumentId = req.GetDocument().GetId()
+	b.resp.DocumentId = validUTF8(req.GetDocument().GetId())
 	defer func() {
 		if p := recover(); p != nil {
 			err := s.rejected(s.panicError(ctx, "ClassifyStream", p, debug.Stack()))

@@ -27,6 +27,9 @@ func (s *Server) validateDocument(d *topicdv1.Document) error {
 	if !utf8.ValidString(d.Title) {
 		return errInvalidUTF8("document.title")
 	}
+	if !utf8.ValidString(d.Id) {
+		return errInvalidUTF8("document.id")
+	}
 	if blank(d.Text) {
 		return errEmptyText()
 	}
