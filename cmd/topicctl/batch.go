@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -40,6 +41,7 @@ type batchFlags struct {
 	transport     string
 	chunk, window int
 	maxAttempts   int
+	cpuProfile    string
 }
 
 // runBatch classifies every document of an input file, folder or stream into a JSONL file.
@@ -64,6 +66,7 @@ func runBatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&f.chunk, "chunk", 128, "documents per ClassifyBatch call")
 	fs.IntVar(&f.window, "window", 0, "documents read and not yet written, at most (0: 2 x concurrency x chunk)")
 	fs.IntVar(&f.maxAttempts, "max-attempts", 10, "sends of one document before its record carries the error")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of this process to `file` (for performance work)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, `usage: topicctl batch --in FILE|DIR|- [--out FILE] [flags]
 
@@ -101,6 +104,17 @@ flags:`)
 		return fmt.Errorf("--transport %q: use batch or stream", f.transport)
 	}
 
+	if f.cpuProfile != "" {
+		pf, err := os.Create(f.cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pf.Close()
+		defer pprof.StopCPUProfile()
+	}
 	in, err := openInput(f.in, f.format, os.Stdin)
 	if err != nil {
 		return fmt.Errorf("open input: %w", err)

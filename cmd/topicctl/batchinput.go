@@ -110,32 +110,23 @@ func (j *jsonlReader) readLine() (line []byte, tooLong bool, err error) {
 	j.long = j.long[:0]
 	for {
 		b, err := j.r.ReadSlice('\n')
-		switch {
-		case err == nil:
-			if len(j.long) == 0 && !tooLong {
-				return b[:len(b)-1], false, nil
-			}
-			if !tooLong {
-				j.long = append(j.long, b[:len(b)-1]...)
-			}
-			return j.long, tooLong, nil
-		case errors.Is(err, bufio.ErrBufferFull):
-			if !tooLong {
-				j.long = append(j.long, b...)
-				if len(j.long) > maxLineBytes {
-					tooLong, j.long = true, j.long[:0]
-				}
-			}
-		case errors.Is(err, io.EOF):
-			if len(b) == 0 && len(j.long) == 0 && !tooLong {
-				return nil, false, io.EOF
-			}
-			if !tooLong {
-				j.long = append(j.long, b...)
-			}
-			return j.long, tooLong, nil
-		default:
+		if err == nil && len(j.long) == 0 && !tooLong {
+			return b[:len(b)-1], false, nil // the common case: no copy
+		}
+		if errors.Is(err, io.EOF) && len(b) == 0 && len(j.long) == 0 && !tooLong {
+			return nil, false, io.EOF
+		}
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) && !errors.Is(err, io.EOF) {
 			return nil, false, err
+		}
+		if !tooLong {
+			j.long = append(j.long, bytes.TrimSuffix(b, []byte{'\n'})...)
+			if len(j.long) > maxLineBytes {
+				tooLong, j.long = true, j.long[:0]
+			}
+		}
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return j.long, tooLong, nil
 		}
 	}
 }
