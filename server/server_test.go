@@ -43,6 +43,7 @@ type testEnv struct {
 	floor   benchv1.FloorServiceClient
 	logs    *syncBuffer
 	metrics *Metrics
+	lis     *bufconn.Listener
 }
 
 // syncBuffer is a bytes.Buffer the server's goroutines may log into while a test reads it.
@@ -102,10 +103,8 @@ func newTestEnv(t testing.TB, reg *Registry, opts Options) *testEnv {
 	benchv1.RegisterFloorServiceServer(gs, floor)
 	lis := bufconn.Listen(1 << 20)
 	go gs.Serve(lis)
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-	)
+	env := &testEnv{lis: lis}
+	conn, err := grpc.NewClient("passthrough:///bufnet", bufconnDial(env)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,11 +112,20 @@ func newTestEnv(t testing.TB, reg *Registry, opts Options) *testEnv {
 		conn.Close()
 		gs.Stop()
 	})
-	return &testEnv{
-		srv: srv, reg: reg, gs: gs, conn: conn, logs: logs, metrics: opts.Metrics,
+	*env = testEnv{
+		srv: srv, reg: reg, gs: gs, conn: conn, logs: logs, metrics: opts.Metrics, lis: lis,
 		cls:    topicdv1.NewClassifierServiceClient(conn),
 		models: topicdv1.NewModelServiceClient(conn),
 		floor:  benchv1.NewFloorServiceClient(conn),
+	}
+	return env
+}
+
+// bufconnDial are the dial options that reach env's server.
+func bufconnDial(env *testEnv) []grpc.DialOption {
+	return []grpc.DialOption{
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return env.lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
 	}
 }
 
