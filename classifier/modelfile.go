@@ -308,6 +308,9 @@ func (m *Model) validate() error {
 		return err
 	}
 	v := len(m.offsets) - 1
+	if v > maxTerms {
+		return fmt.Errorf("%d terms, at most %d", v, maxTerms)
+	}
 	if v < 0 || m.offsets[0] != 0 || int(m.offsets[v]) != len(m.arena) || len(m.counts) != v*k {
 		return errors.New("inconsistent vocabulary")
 	}

@@ -26,7 +26,7 @@ func (m *Model) LogScores(dst []float64, title, text string) ([]float64, Stats) 
 }
 
 // accumulate adds the weights of s's known terms to sums. This is the hot loop: the tokenizer
-// and its buffers live on the stack, and a lookup touches one slot, one key and one row.
+// comes from a pool, and a lookup touches one slot, one key and one row.
 func (m *Model) accumulate(sums []float64, s string, st *Stats) {
 	st.Bytes += len(s)
 	if len(s) == 0 {
@@ -34,16 +34,17 @@ func (m *Model) accumulate(sums []float64, s string, st *Stats) {
 	}
 	tbl := m.tbl
 	k := len(sums)
-	var tz tokenizer
-	tz.reset(&m.tokenizer, s)
+	tz := getTokenizer(m.tokenizer, s)
+	defer putTokenizer(tz)
 	for tz.next() {
 		st.Tokens++
-		i := tbl.find(tz.term)
+		i := tbl.find(tz.term, tz.key)
 		if i < 0 {
 			continue
 		}
 		st.KnownTokens++
-		row := tbl.weights[i*k : i*k+k]
+		o := (i*tbl.stride + rowHeader) * 2
+		row := tbl.weights[o : o+k]
 		for c, w := range row {
 			sums[c] += float64(w)
 		}
@@ -148,13 +149,13 @@ func (m *Model) Classify(title, text string, opts Options) (Result, error) {
 func (m *Model) explain(title, text string, inv float64, order []int, n int) []Explanation {
 	counts := make(map[int]int)
 	for _, s := range []string{title, text} {
-		var tz tokenizer
-		tz.reset(&m.tokenizer, s)
+		tz := getTokenizer(m.tokenizer, s)
 		for tz.next() {
-			if i := m.tbl.find(tz.term); i >= 0 {
+			if i := m.tbl.find(tz.term, tz.key); i >= 0 {
 				counts[i]++
 			}
 		}
+		putTokenizer(tz)
 	}
 	ids := make([]int, 0, len(counts))
 	for i := range counts {

@@ -23,8 +23,22 @@ func init() {
 		"your", "yours", "yourself", "yourselves",
 	} {
 		stopWords[w] = struct{}{}
+		k := makeKey([]byte(w))
+		j := k.h & (stopSlots - 1)
+		for stopSet[j].n != 0 {
+			j = (j + 1) & (stopSlots - 1)
+		}
+		stopSet[j] = stopEntry{k.k0, k.k1, uint64(len(w))}
 	}
 }
+
+// stopSet is the stop-word list as a small open-addressing table keyed by termKey, so the check
+// reuses the hash the vocabulary lookup needs anyway and fits in a few cache lines.
+var stopSet [stopSlots]stopEntry
+
+const stopSlots = 512
+
+type stopEntry struct{ k0, k1, n uint64 }
 
 // maxStopWordLen lets most words skip the map lookup.
 const maxStopWordLen = 10
@@ -36,12 +50,20 @@ func IsStopWord(word string) bool {
 	return ok
 }
 
-func isStopWord(word []byte) bool {
-	if len(word) > maxStopWordLen {
+// isStopKey reports whether the word of length n with key k is a stop word.
+func isStopKey(k termKey, n int) bool {
+	if n > maxStopWordLen {
 		return false
 	}
-	_, ok := stopWords[string(word)]
-	return ok
+	for j := k.h & (stopSlots - 1); ; j = (j + 1) & (stopSlots - 1) {
+		e := &stopSet[j]
+		if e.n == 0 {
+			return false
+		}
+		if e.k0 == k.k0 && e.k1 == k.k1 && e.n == uint64(n) {
+			return true
+		}
+	}
 }
 
 // stringBytes views s as a byte slice without copying. The slice must never be written.

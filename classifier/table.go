@@ -4,61 +4,145 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math/bits"
+	"unsafe"
 )
 
-// table maps a term to its row of per-label weights. It is built once and only read after, so
-// lookups need no lock. Open addressing with linear probing over a power-of-two array of 8-byte
-// slots, at most half full: a slot holds the top 32 bits of the term's hash (a tag, so most
-// misses never touch the key bytes) and the term's index plus one (0 marks an empty slot). Keys
-// live back to back in one byte arena, weights in one float32 array, row by row.
-type table struct {
-	slots   []uint64
-	mask    uint64
-	arena   []byte   // every term's bytes, in index order
-	offsets []uint32 // term i is arena[offsets[i]:offsets[i+1]]
-	weights []float32
-	labels  int
+// termKey is a term's first 16 bytes packed into two words (zero padded) and its hash. The
+// tokenizer computes it once per term; the stop-word set and the vocabulary table both use it.
+type termKey struct {
+	k0, k1, h uint64
 }
 
-// newTable indexes the terms arena[offsets[i]:offsets[i+1]], which must be distinct.
+const (
+	hashM1 = 0xa0761d6478bd642f
+	hashM2 = 0xe7037ed1a0b428db
+	hashM3 = 0x8ebc6af09c88c6e3
+)
+
+// load64 reads up to 8 bytes little-endian, zero padded. When the slice's capacity allows, it
+// loads a whole word and masks it, which is much cheaper than assembling bytes.
+func load64(b []byte) uint64 {
+	if n := len(b); n < 8 && cap(b) >= 8 {
+		return binary.LittleEndian.Uint64(b[:8]) & (1<<(8*n) - 1)
+	}
+	switch len(b) {
+	case 0:
+		return 0
+	case 1:
+		return uint64(b[0])
+	case 2:
+		return uint64(binary.LittleEndian.Uint16(b))
+	case 3:
+		return uint64(b[2])<<16 | uint64(binary.LittleEndian.Uint16(b))
+	case 4:
+		return uint64(binary.LittleEndian.Uint32(b))
+	case 5:
+		return uint64(b[4])<<32 | uint64(binary.LittleEndian.Uint32(b))
+	case 6:
+		return uint64(binary.LittleEndian.Uint16(b[4:]))<<32 | uint64(binary.LittleEndian.Uint32(b))
+	case 7:
+		return uint64(b[6])<<48 | uint64(binary.LittleEndian.Uint16(b[4:]))<<32 | uint64(binary.LittleEndian.Uint32(b))
+	}
+	return binary.LittleEndian.Uint64(b)
+}
+
+// makeKey packs and hashes a term. The hash is fixed and unseeded: the vocabulary is fixed when a
+// table is built, so an input cannot lengthen a probe sequence beyond the longest cluster already
+// in the table.
+func makeKey(b []byte) termKey {
+	var k termKey
+	n := len(b)
+	if n <= 8 {
+		k.k0 = load64(b)
+	} else {
+		k.k0 = binary.LittleEndian.Uint64(b)
+		k.k1 = load64(b[8:min(n, 16)])
+	}
+	hi, lo := bits.Mul64(k.k0^hashM1, k.k1^hashM2^uint64(n))
+	h := hi ^ lo
+	for b = b[min(n, 16):]; len(b) > 0; {
+		c := min(len(b), 8)
+		hi, lo = bits.Mul64(h^hashM3, load64(b[:c])^hashM1)
+		h = hi ^ lo
+		b = b[c:]
+	}
+	hi, lo = bits.Mul64(h^hashM2, hashM3)
+	k.h = hi ^ lo
+	return k
+}
+
+// table maps a term to its row of per-label weights. It is built once and only read after, so
+// lookups need no lock. An index of uint32 slots, a power of two at most two-thirds full, holds
+// 8 bits of the term's hash (so most misses never leave the index) and the term's number plus one
+// (0 marks an empty slot); collisions probe linearly. Row i of rows holds term i's packed key,
+// its length and arena offset, then its weights as float32, so a hit reads one row and, for
+// terms over 16 bytes only, the arena.
+type table struct {
+	index   []uint32
+	mask    uint64
+	rows    []uint64
+	weights []float32 // the same memory as rows
+	stride  int       // uint64 words per row
+	labels  int
+	arena   []byte
+	offsets []uint32
+}
+
+// rowHeader is the number of uint64 words before a row's weights.
+const rowHeader = 3
+
+// maxTerms bounds the vocabulary: a slot holds a term number in 24 bits.
+const maxTerms = 1<<24 - 2
+
+// newTable indexes the distinct terms arena[offsets[i]:offsets[i+1]], whose weights are
+// weights[i*labels:(i+1)*labels].
 func newTable(arena []byte, offsets []uint32, weights []float32, labels int) *table {
 	n := len(offsets) - 1
 	size := 16
-	for size < 2*n {
+	for size*2 < n*3 {
 		size <<= 1
 	}
+	stride := rowHeader + (labels+1)/2
 	t := &table{
-		slots:   make([]uint64, size),
+		index:   make([]uint32, size),
 		mask:    uint64(size - 1),
+		rows:    make([]uint64, max(n*stride, 1)),
+		stride:  stride,
+		labels:  labels,
 		arena:   arena,
 		offsets: offsets,
-		weights: weights,
-		labels:  labels,
 	}
+	t.weights = unsafe.Slice((*float32)(unsafe.Pointer(&t.rows[0])), len(t.rows)*2)
 	for i := 0; i < n; i++ {
-		h := hashTerm(arena[offsets[i]:offsets[i+1]])
-		j := h & t.mask
-		for t.slots[j] != 0 {
+		term := arena[offsets[i]:offsets[i+1]]
+		k := makeKey(term)
+		r := t.rows[i*stride:]
+		r[0], r[1], r[2] = k.k0, k.k1, uint64(offsets[i])<<32|uint64(len(term))
+		copy(t.weights[(i*stride+rowHeader)*2:], weights[i*labels:(i+1)*labels])
+		j := k.h & t.mask
+		for t.index[j] != 0 {
 			j = (j + 1) & t.mask
 		}
-		t.slots[j] = h&^0xffffffff | uint64(i+1)
+		t.index[j] = uint32(k.h>>56)<<24 | uint32(i+1)
 	}
 	return t
 }
 
-// find returns the index of term, or -1.
-func (t *table) find(term []byte) int {
-	h := hashTerm(term)
-	tag := h &^ 0xffffffff
-	j := h & t.mask
+// find returns the number of the term with bytes term and key k, or -1.
+func (t *table) find(term []byte, k termKey) int {
+	tag := uint32(k.h>>56) << 24
+	n := uint64(len(term))
+	j := k.h & t.mask
 	for {
-		e := t.slots[j]
+		e := t.index[j]
 		if e == 0 {
 			return -1
 		}
-		if e&^0xffffffff == tag {
-			i := int(uint32(e)) - 1
-			if bytes.Equal(t.arena[t.offsets[i]:t.offsets[i+1]], term) {
+		if e&0xff000000 == tag {
+			i := int(e&0xffffff) - 1
+			r := t.rows[i*t.stride : i*t.stride+rowHeader : i*t.stride+rowHeader]
+			if r[0] == k.k0 && r[1] == k.k1 && uint32(r[2]) == uint32(n) &&
+				(n <= 16 || bytes.Equal(t.arena[r[2]>>32+16:r[2]>>32+n], term[16:])) {
 				return i
 			}
 		}
@@ -68,7 +152,8 @@ func (t *table) find(term []byte) int {
 
 // row returns term i's weights, one per label.
 func (t *table) row(i int) []float32 {
-	return t.weights[i*t.labels : (i+1)*t.labels : (i+1)*t.labels]
+	s := (i*t.stride + rowHeader) * 2
+	return t.weights[s : s+t.labels : s+t.labels]
 }
 
 // term returns term i's bytes.
@@ -78,40 +163,3 @@ func (t *table) term(i int) []byte {
 
 // len is the number of terms.
 func (t *table) len() int { return len(t.offsets) - 1 }
-
-// hashTerm is a fixed, unseeded hash: the vocabulary is fixed when the table is built, so an
-// input cannot lengthen a probe sequence beyond the longest cluster already in the table. It
-// reads eight bytes at a time, which suits the short keys of a vocabulary.
-func hashTerm(b []byte) uint64 {
-	const (
-		m1 = 0xa0761d6478bd642f
-		m2 = 0xe7037ed1a0b428db
-	)
-	h := uint64(len(b)) * m2
-	for len(b) >= 8 {
-		hi, lo := bits.Mul64(binary.LittleEndian.Uint64(b)^m1, h^m2)
-		h = hi ^ lo
-		b = b[8:]
-	}
-	var tail uint64
-	switch len(b) {
-	case 7:
-		tail = uint64(b[6])<<48 | uint64(b[5])<<40 | uint64(b[4])<<32 | uint64(binary.LittleEndian.Uint32(b))
-	case 6:
-		tail = uint64(b[5])<<40 | uint64(b[4])<<32 | uint64(binary.LittleEndian.Uint32(b))
-	case 5:
-		tail = uint64(b[4])<<32 | uint64(binary.LittleEndian.Uint32(b))
-	case 4:
-		tail = uint64(binary.LittleEndian.Uint32(b))
-	case 3:
-		tail = uint64(b[2])<<16 | uint64(b[1])<<8 | uint64(b[0])
-	case 2:
-		tail = uint64(b[1])<<8 | uint64(b[0])
-	case 1:
-		tail = uint64(b[0])
-	}
-	hi, lo := bits.Mul64(tail^m1, h^m2)
-	h = hi ^ lo
-	hi, lo = bits.Mul64(h^m1, m2)
-	return hi ^ lo
-}

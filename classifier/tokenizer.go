@@ -2,6 +2,7 @@ package classifier
 
 import (
 	"fmt"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -39,11 +40,31 @@ func (c TokenizerConfig) validate() error {
 // Tokenize calls fn with every term of text, in order. The slice passed to fn is only valid
 // during the call: copy it to keep it. Tokenize allocates nothing per term.
 func (c TokenizerConfig) Tokenize(text string, fn func(term []byte)) {
-	var tz tokenizer
-	tz.reset(&c, text)
+	tz := getTokenizer(c, text)
 	for tz.next() {
 		fn(tz.term)
 	}
+	putTokenizer(tz)
+}
+
+// tokenizers recycles tokenizers and their buffers, so scanning a document allocates nothing.
+var tokenizers = sync.Pool{New: func() any { return new(tokenizer) }}
+
+// maxPooledBuffer keeps one huge word from pinning its buffer in the pool.
+const maxPooledBuffer = 1 << 10
+
+func getTokenizer(cfg TokenizerConfig, s string) *tokenizer {
+	t := tokenizers.Get().(*tokenizer)
+	t.reset(cfg, s)
+	return t
+}
+
+func putTokenizer(t *tokenizer) {
+	t.s, t.term, t.word = "", nil, nil
+	if cap(t.lower) > maxPooledBuffer || cap(t.prev) > maxPooledBuffer || cap(t.pair) > 2*maxPooledBuffer {
+		t.lower, t.prev, t.pair = nil, nil, nil
+	}
+	tokenizers.Put(t)
 }
 
 // Byte classes of the ASCII fast path. They are computed at init from the same predicates the
@@ -59,8 +80,15 @@ const (
 
 var asciiClass [256]uint8
 
+// asciiLower maps a byte to its lower case; only ASCII capitals change.
+var asciiLower [256]byte
+
 func init() {
 	for c := 0; c < 256; c++ {
+		asciiLower[c] = byte(c)
+		if 'A' <= c && c <= 'Z' {
+			asciiLower[c] = byte(c + 'a' - 'A')
+		}
 		if c >= utf8.RuneSelf {
 			asciiClass[c] = clsMulti
 			continue
@@ -96,14 +124,15 @@ func isBreakRune(r rune) bool {
 	return unicode.Is(unicode.Sentence_Terminal, r)
 }
 
-// tokenizer walks a text and yields terms. It lives on the caller's stack; its buffers are small
-// arrays so ordinary words never touch the heap.
+// tokenizer walks a text and yields terms. Its buffers are reused through a pool, so ordinary
+// words never allocate.
 type tokenizer struct {
-	cfg  *TokenizerConfig
+	cfg  TokenizerConfig
 	s    string
 	i    int
-	term []byte // the current term: a view into s, word or pair
-	word []byte // the current word
+	term []byte  // the current term: a view into s, word or pair
+	key  termKey // the current term's key
+	word []byte  // the current word
 	// pending is set when the current word's pair is still to be emitted.
 	pending bool
 	// chained is set when prev holds a word the next word may pair with.
@@ -111,21 +140,14 @@ type tokenizer struct {
 	prev    []byte
 	pair    []byte
 	lower   []byte
-
-	prevArr  [48]byte
-	pairArr  [96]byte
-	lowerArr [48]byte
 }
 
-func (t *tokenizer) reset(cfg *TokenizerConfig, s string) {
+func (t *tokenizer) reset(cfg TokenizerConfig, s string) {
 	t.cfg = cfg
 	t.s = s
 	t.i = 0
 	t.pending = false
 	t.chained = false
-	t.prev = t.prevArr[:0]
-	t.pair = t.pairArr[:0]
-	t.lower = t.lowerArr[:0]
 }
 
 // next advances to the next term and reports whether there is one.
@@ -135,9 +157,10 @@ func (t *tokenizer) next() bool {
 		t.pair = append(append(append(t.pair[:0], t.prev...), ' '), t.word...)
 		t.prev = append(t.prev[:0], t.word...)
 		t.term = t.pair
+		t.key = makeKey(t.pair)
 		return true
 	}
-	cfg := t.cfg
+	cfg := &t.cfg
 	for {
 		brk, runes, digits, ok := t.nextWord()
 		if !ok {
@@ -146,7 +169,11 @@ func (t *tokenizer) next() bool {
 		if brk {
 			t.chained = false
 		}
-		if runes < cfg.MinLength || (cfg.DropNumbers && digits) || (cfg.DropStopWords && isStopWord(t.word)) {
+		if runes < cfg.MinLength || (cfg.DropNumbers && digits) {
+			continue
+		}
+		t.key = makeKey(t.word)
+		if cfg.DropStopWords && isStopKey(t.key, len(t.word)) {
 			continue
 		}
 		t.term = t.word
@@ -193,25 +220,37 @@ func (t *tokenizer) nextWord() (brk bool, runes int, digits bool, ok bool) {
 
 word:
 	start := i
-	digits = true
-	// Fast path: lower-case ASCII letters and digits are the word's own bytes.
+	// Fast path: a word of ASCII letters and digits. The AND of the byte classes stays clsDigit
+	// only when every byte is a digit; the OR has clsUpper's bit when a byte needs lower-casing.
+	all, any := uint8(clsDigit), uint8(0)
 	for i < len(s) {
 		c := asciiClass[s[i]]
-		if c == clsLower {
-			digits = false
-		} else if c != clsDigit {
+		if c-clsLower > clsUpper-clsLower {
 			break
 		}
+		all &= c
+		any |= c
 		i++
 	}
 	if i == len(s) || asciiClass[s[i]] <= clsBreak {
-		t.word = stringBytes(s[start:i])
 		t.i = i
-		return brk, i - start, digits, true
+		if any&clsUpper == 0 {
+			// The capacity runs to the end of s so load64 can read whole words.
+			t.word = stringBytes(s[start:])[: i-start : len(s)-start]
+		} else {
+			low := append(t.lower[:0], s[start:i]...)
+			for j, b := range low {
+				low[j] = asciiLower[b]
+			}
+			t.lower = low
+			t.word = low
+		}
+		return brk, i - start, all == clsDigit, true
 	}
-	// Slow path: copy what is done and lower-case the rest rune by rune.
-	low := append(t.lower[:0], s[start:i]...)
-	runes = i - start
+	i = start
+	digits = true
+	// Slow path: the word has a non-ASCII rune; lower-case it rune by rune.
+	low := t.lower[:0]
 	for i < len(s) {
 		b := s[i]
 		switch asciiClass[b] {

@@ -74,8 +74,8 @@ func gomlKey(term string) string {
 
 func termOf(key string) string { return strings.TrimRight(key, "\x00") }
 
-// gomlTokenizer adapts the project's tokenizer to goml's Tokenizer interface and remembers every
-// key it produced, since goml offers no way to list its vocabulary.
+// gomlTokenizer adapts the project's tokenizer to goml's Tokenizer interface and, when vocab is
+// not nil, remembers every key it produced, since goml offers no way to list its vocabulary.
 type gomlTokenizer struct {
 	cfg   TokenizerConfig
 	vocab map[string]struct{}
@@ -89,7 +89,9 @@ func (g *gomlTokenizer) Tokenize(s string) []string {
 			return
 		}
 		k := gomlKey(string(term))
-		g.vocab[k] = struct{}{}
+		if g.vocab != nil {
+			g.vocab[k] = struct{}{}
+		}
 		out = append(out, k)
 	})
 	return out

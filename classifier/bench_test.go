@@ -1,0 +1,186 @@
+package classifier
+
+import (
+	"io"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/cdipaolo/goml/text"
+)
+
+// The benchmarks read the shared corpus and the default model; they skip when either is absent.
+const (
+	benchCorpus = "../../shared/corpus/news-topics-train.jsonl"
+	benchModel  = "../models/news-topics.model"
+)
+
+// benchSet is a set of documents of about one size, used round robin so a benchmark does not
+// measure one document sitting in the cache.
+type benchSet struct {
+	name  string
+	docs  []string
+	bytes int64 // mean bytes per document
+}
+
+func loadBench(b *testing.B) (*Model, []benchSet) {
+	b.Helper()
+	data, err := os.ReadFile(benchModel)
+	if err != nil {
+		b.Skipf("no default model: %v", err)
+	}
+	m, err := Load(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, err := os.Open(benchCorpus)
+	if err != nil {
+		b.Skipf("no corpus: %v", err)
+	}
+	defer f.Close()
+	ex, err := ReadCorpus(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var sets []benchSet
+	for _, size := range []struct {
+		name        string
+		target, max int
+	}{{"200B", 200, 1024}, {"3KB", 3000, 64}, {"30KB", 30000, 8}} {
+		s := benchSet{name: size.name}
+		var sb strings.Builder
+		var total int
+		for _, e := range ex {
+			if size.target == 200 && (len(e.Text) < 170 || len(e.Text) > 230) {
+				continue
+			}
+			if sb.Len() > 0 {
+				sb.WriteByte('\n')
+			}
+			sb.WriteString(e.Text)
+			if sb.Len() >= size.target {
+				s.docs = append(s.docs, sb.String())
+				total += sb.Len()
+				sb.Reset()
+				if len(s.docs) == size.max {
+					break
+				}
+			}
+		}
+		s.bytes = int64(total / len(s.docs))
+		sets = append(sets, s)
+	}
+	return m, sets
+}
+
+// gomlModel builds goml's NaiveBayes from the model's counts, with the project's tokenizer, so
+// goml's Predict reads the same counts and the same terms as the compiled scorer.
+func gomlModel(m *Model) *text.NaiveBayes {
+	k := len(m.labels)
+	nb := text.NewNaiveBayes(nil, uint8(k), keepNothingOut)
+	nb.Output = io.Discard
+	nb.UpdateTokenizer(&gomlTokenizer{cfg: m.tokenizer})
+	for i := 0; i < len(m.offsets)-1; i++ {
+		w := text.Word{Count: make([]uint64, k)}
+		for c := range w.Count {
+			w.Count[c] = uint64(m.counts[i*k+c])
+			w.Seen += w.Count[c]
+		}
+		nb.Words.Set(gomlKey(string(m.arena[m.offsets[i]:m.offsets[i+1]])), w)
+	}
+	copy(nb.Count, m.docs)
+	for _, d := range m.docs {
+		nb.DocumentCount += d
+	}
+	for c, d := range m.docs {
+		nb.Probabilities[c] = float64(d) / float64(nb.DocumentCount)
+	}
+	nb.DictCount = uint64(len(m.offsets) - 1)
+	return nb
+}
+
+func BenchmarkTokenize(b *testing.B) {
+	m, sets := loadBench(b)
+	for _, s := range sets {
+		b.Run(s.name, func(b *testing.B) {
+			b.SetBytes(s.bytes)
+			b.ReportAllocs()
+			n := 0
+			for i := 0; b.Loop(); i++ {
+				m.tokenizer.Tokenize(s.docs[i%len(s.docs)], func([]byte) { n++ })
+			}
+		})
+	}
+}
+
+func BenchmarkClassify(b *testing.B) {
+	m, sets := loadBench(b)
+	for _, s := range sets {
+		b.Run(s.name, func(b *testing.B) {
+			b.SetBytes(s.bytes)
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if _, err := m.Classify("", s.docs[i%len(s.docs)], Options{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(s.name+"/parallel", func(b *testing.B) {
+			b.SetBytes(s.bytes)
+			b.ReportAllocs()
+			var next atomic.Int64
+			b.RunParallel(func(pb *testing.PB) {
+				i := int(next.Add(1))
+				for pb.Next() {
+					i++
+					if _, err := m.Classify("", s.docs[i%len(s.docs)], Options{}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkGomlPredict is goml's own Predict on the same counts and texts, for the ratio.
+func BenchmarkGomlPredict(b *testing.B) {
+	m, sets := loadBench(b)
+	nb := gomlModel(m)
+	for _, s := range sets {
+		b.Run(s.name, func(b *testing.B) {
+			b.SetBytes(s.bytes)
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				nb.Predict(s.docs[i%len(s.docs)])
+			}
+		})
+		b.Run(s.name+"/parallel", func(b *testing.B) {
+			b.SetBytes(s.bytes)
+			b.ReportAllocs()
+			var next atomic.Int64
+			b.RunParallel(func(pb *testing.PB) {
+				i := int(next.Add(1))
+				for pb.Next() {
+					i++
+					nb.Predict(s.docs[i%len(s.docs)])
+				}
+			})
+		})
+	}
+}
+
+func BenchmarkLoad(b *testing.B) {
+	data, err := os.ReadFile(benchModel)
+	if err != nil {
+		b.Skipf("no default model: %v", err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Load(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
