@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // CalibrationSample is one held-out document as calibration fitting sees it: the model's raw,
@@ -299,4 +300,55 @@ func solve(a [][]float64, b []float64) ([]float64, bool) {
 		x[i] = v / m[i][i]
 	}
 	return x, true
+}
+
+// OutOfFoldSamples gives calibration samples for a model trained on examples with cfg without
+// touching any other data: it splits examples into k stratified folds (KFold, by ID), trains on
+// k-1 folds with cfg, and scores the held-out fold. short holds one sample per example; long holds
+// perLabelLong long documents per label and fold (LongDocuments over the held-out fold), so the
+// length term has documents of article length to learn from. Labels are indices into the labels
+// the trained models have.
+func OutOfFoldSamples(examples []Example, cfg TrainConfig, k, perLabelLong int) (short, long []CalibrationSample, err error) {
+	ids := make([]string, len(examples))
+	labels := make([]string, len(examples))
+	for i, ex := range examples {
+		ids[i], labels[i] = ex.ID, ex.Label
+	}
+	folds, err := KFold(ids, labels, k)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg.Calibration = Calibration{}
+	pick := func(idx []int) []Example {
+		out := make([]Example, len(idx))
+		for i, j := range idx {
+			out[i] = examples[j]
+		}
+		return out
+	}
+	for f, held := range folds {
+		m, err := Train(pick(FoldTraining(len(examples), held)), cfg)
+		if err != nil {
+			return nil, nil, fmt.Errorf("calibration fold %d: %w", f+1, err)
+		}
+		heldEx := pick(held)
+		add := func(dst []CalibrationSample, exs []Example) ([]CalibrationSample, error) {
+			for _, ex := range exs {
+				c := slices.Index(m.labels, ex.Label)
+				if c < 0 {
+					return nil, fmt.Errorf("calibration: example %q has label %q, not one of %v", ex.ID, ex.Label, m.labels)
+				}
+				scores, st := m.LogScores(nil, ex.Title, ex.Text)
+				dst = append(dst, CalibrationSample{Scores: scores, Label: c, KnownTokens: st.KnownTokens})
+			}
+			return dst, nil
+		}
+		if short, err = add(short, heldEx); err != nil {
+			return nil, nil, err
+		}
+		if long, err = add(long, LongDocuments(heldEx, m.labels, perLabelLong)); err != nil {
+			return nil, nil, err
+		}
+	}
+	return short, long, nil
 }

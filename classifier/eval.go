@@ -1,8 +1,11 @@
 package classifier
 
 import (
+	"fmt"
+	"maps"
 	"math"
 	"slices"
+	"strings"
 )
 
 // ReliabilityBins is how many equal-width confidence bins the expected calibration error and the
@@ -147,4 +150,70 @@ func reliability(preds []Prediction) []ReliabilityBin {
 		}
 	}
 	return bins
+}
+
+// EvaluateModel classifies every example with m, exactly as serving does (default Options), and
+// evaluates the predictions in the model's label order. An example whose label the model does not
+// know counts as an error of every prediction made for it. Examples that cannot be classified
+// (empty text) fail the evaluation.
+func EvaluateModel(m *Model, examples []Example) (Report, error) {
+	preds, err := Predict(m, examples)
+	if err != nil {
+		return Report{}, err
+	}
+	return Evaluate(m.Labels(), preds), nil
+}
+
+// Predict classifies every example with m (default Options) and pairs each result with the
+// example's true label, for Evaluate; k-fold validation pools the predictions of its folds.
+func Predict(m *Model, examples []Example) ([]Prediction, error) {
+	preds := make([]Prediction, 0, len(examples))
+	for _, ex := range examples {
+		res, err := m.Classify(ex.Title, ex.Text, Options{})
+		if err != nil {
+			return nil, fmt.Errorf("evaluate: example %q: %w", ex.ID, err)
+		}
+		preds = append(preds, Prediction{Label: ex.Label, Predicted: res.Label, Confidence: res.Confidence})
+	}
+	return preds, nil
+}
+
+// LongDocuments builds long documents from short ones, as a stand-in for full-length articles:
+// for each label (in the order given, then any other label in sorted order) it makes perLabel
+// documents, the j-th joining 3 + (11 j mod 28) of that label's examples (3 to 30) with blank
+// lines, walking the label's examples cyclically in input order. The result is deterministic, so
+// the same examples always give the same long documents (scripts/peers builds the same ones).
+func LongDocuments(examples []Example, labels []string, perLabel int) []Example {
+	byLabel := map[string][]Example{}
+	for _, ex := range examples {
+		byLabel[ex.Label] = append(byLabel[ex.Label], ex)
+	}
+	order := slices.Clone(labels)
+	for _, l := range slices.Sorted(maps.Keys(byLabel)) {
+		if !slices.Contains(order, l) {
+			order = append(order, l)
+		}
+	}
+	var out []Example
+	var b strings.Builder
+	for _, label := range order {
+		items := byLabel[label]
+		if len(items) == 0 {
+			continue
+		}
+		off := 0
+		for j := range perLabel {
+			size := 3 + (11*j)%28
+			b.Reset()
+			for t := range size {
+				if t > 0 {
+					b.WriteString("\n\n")
+				}
+				b.WriteString(items[(off+t)%len(items)].Text)
+			}
+			off += size
+			out = append(out, Example{ID: fmt.Sprintf("long-%s-%d", label, j), Label: label, Text: b.String()})
+		}
+	}
+	return out
 }

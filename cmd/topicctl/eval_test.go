@@ -1,0 +1,72 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func evalCmd(ctx context.Context, args []string, out, errOut *bytes.Buffer) error {
+	return runEval(ctx, args, out, errOut)
+}
+
+func TestEval(t *testing.T) {
+	corpus := writeCorpus(t)
+	dir := t.TempDir()
+	model := filepath.Join(dir, "m.model")
+	runTool(t, train, "--data", corpus, "--out", model, "--validate", "none", "--long", "3")
+
+	t.Run("text", func(t *testing.T) {
+		plot := filepath.Join(dir, "eval.png")
+		out := runTool(t, evalCmd, "--model", model, "--data", corpus, "--plot", plot, "--long", "2", "--errors", "3")
+		for _, want := range []string{"documents 240", "macro-F1", "precision", "confusion matrix", "reliability", "0.9-1.0", "long documents (2 per label", "most confident errors", "wrote " + plot} {
+			if !strings.Contains(out, want) {
+				t.Errorf("eval output lacks %q:\n%s", want, out)
+			}
+		}
+		f, err := os.Open(plot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := png.Decode(f); err != nil {
+			t.Errorf("--plot wrote no PNG: %v", err)
+		}
+	})
+	t.Run("json", func(t *testing.T) {
+		out := runTool(t, evalCmd, "--model", model, "--data", corpus, "--json", "--long", "2")
+		var e evalOutput
+		if err := json.Unmarshal([]byte(out), &e); err != nil {
+			t.Fatalf("eval --json printed %q: %v", out, err)
+		}
+		if e.Report.Documents != 240 || len(e.Report.Labels) != 4 || len(e.Report.Confusion) != 4 || len(e.Report.Reliability) != 10 {
+			t.Errorf("eval --json report = %+v, want 240 documents, 4 labels, 10 bins", e.Report)
+		}
+		// Trained and scored on the same separable rows: nearly perfect.
+		if e.Report.Accuracy < 0.95 {
+			t.Errorf("accuracy on the training rows = %.3f, want >= 0.95", e.Report.Accuracy)
+		}
+		if e.Long == nil || e.Long.Documents != 8 {
+			t.Errorf("Long = %+v, want 2 long documents per label", e.Long)
+		}
+	})
+	t.Run("errors", func(t *testing.T) {
+		for _, args := range [][]string{
+			{"--data", corpus},
+			{"--model", model},
+			{"--model", corpus, "--data", corpus},
+			{"--model", model, "--data", filepath.Join(dir, "missing.jsonl")},
+			{"--model", model, "--data", corpus, "--long", "-1"},
+		} {
+			var o, e bytes.Buffer
+			if err := runEval(context.Background(), args, &o, &e); err == nil {
+				t.Errorf("eval %v = nil error, want one", args)
+			}
+		}
+	})
+}
