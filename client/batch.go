@@ -51,8 +51,9 @@ type BatchConfig struct {
 	// exceed the server's batch limit.
 	ChunkSize int
 	// StreamDocuments is how many documents one ClassifyStream call carries before the stream is
-	// closed and a new one opened, so long jobs rebalance when replicas come and go. Default
-	// 20000.
+	// closed and a new one opened. A stream stays on the replica it started on, so this is what
+	// spreads streams over replicas that were not ready when the job began or that came back
+	// later. Default 2000.
 	StreamDocuments int
 	// MaxAttempts bounds how many times one document is sent before its Result carries the last
 	// error (UNAVAILABLE, for example). Default 10.
@@ -81,7 +82,7 @@ func (cfg BatchConfig) withDefaults() BatchConfig {
 		cfg.Window = 2 * cfg.Concurrency * cfg.ChunkSize
 	}
 	if cfg.StreamDocuments <= 0 {
-		cfg.StreamDocuments = 20000
+		cfg.StreamDocuments = 2000
 	}
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 10
