@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(kv map[string]string) func(string) string {
+	return func(k string) string { return kv[k] }
+}
+
+func TestParseConfigDefaults(t *testing.T) {
+	cfg, err := parseConfig(nil, env(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Config{}).withDefaults(); cfg != want {
+		t.Errorf("parseConfig() = %+v, want the zero Config's defaults %+v", cfg, want)
+	}
+	if cfg.Listen != ":50051" || cfg.MaxDocumentBytes != 1<<20 || cfg.DefaultModel != "news-topics" || cfg.KeepaliveNoStreamDeny {
+		t.Errorf("defaults = %+v", cfg)
+	}
+}
+
+func TestParseConfigEnvAndFlags(t *testing.T) {
+	e := env(map[string]string{
+		"TOPICD_LISTEN":                          "127.0.0.1:1",
+		"TOPICD_MAX_DOCUMENT_BYTES":              "2048",
+		"TOPICD_SHUTDOWN_TIMEOUT":                "3s",
+		"TOPICD_LOG_FORMAT":                      "text",
+		"TOPICD_LOG_LEVEL":                       "debug",
+		"TOPICD_BENCH_FLOOR":                     "true",
+		"TOPICD_KEEPALIVE_PERMIT_WITHOUT_STREAM": "false",
+	})
+	cfg, err := parseConfig([]string{"--listen", "127.0.0.1:2", "--max-batch-documents=7"}, e, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "127.0.0.1:2" {
+		t.Errorf("Listen = %q, want the flag's 127.0.0.1:2 over the environment's", cfg.Listen)
+	}
+	if cfg.MaxDocumentBytes != 2048 || cfg.MaxBatchDocuments != 7 || cfg.ShutdownTimeout != 3*time.Second ||
+		cfg.LogFormat != "text" || cfg.LogLevel.String() != "DEBUG" || !cfg.BenchFloor || !cfg.KeepaliveNoStreamDeny {
+		t.Errorf("parseConfig = %+v", cfg)
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"--max-document-bytes", "-5"}, nil, "--max-document-bytes: must be at least 1, got -5"},
+		{[]string{"--max-batch-documents", "0"}, nil, "--max-batch-documents: must be at least 1, got 0"},
+		{[]string{"--max-message-bytes", "1000"}, nil, "--max-message-bytes: must be at least --max-document-bytes"},
+		{[]string{"--log-format", "xml"}, nil, `--log-format: must be json or text, got "xml"`},
+		{[]string{"--log-level", "loud"}, nil, `--log-level: must be debug, info, warn or error, got "loud"`},
+		{[]string{"--default-timeout", "0s"}, nil, "--default-timeout: must be a positive duration"},
+		{[]string{"--tls-cert", "c.pem"}, nil, "--tls-cert and --tls-key: set both or neither"},
+		{[]string{"--tls-client-ca", "ca.pem"}, nil, "--tls-client-ca: needs --tls-cert"},
+		{[]string{"--reload-interval", "0s"}, nil, "--reload-interval"},
+		{[]string{"--shutdown-timeout", "soon"}, nil, `invalid value "soon" for flag -shutdown-timeout`},
+		{[]string{"extra"}, nil, `unexpected argument "extra"`},
+		{nil, map[string]string{"TOPICD_MAX_DOCUMENT_BYTES": "lots"}, `TOPICD_MAX_DOCUMENT_BYTES="lots"`},
+		{nil, map[string]string{"TOPICD_MAX_CONCURRENT_STREAMS": "0"}, "--max-concurrent-streams: must be at least 1, got 0"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			_, err := parseConfig(tt.args, env(tt.env), &bytes.Buffer{})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("parseConfig(%q, %v) = %v, want an error containing %q", tt.args, tt.env, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	var out bytes.Buffer
+	_, err := parseConfig([]string{"--help"}, env(nil), &out)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("parseConfig(--help) = %v, want flag.ErrHelp", err)
+	}
+	help := out.String()
+	for _, want := range []string{
+		"TOPICD_LISTEN", "TOPICD_MODEL_DIR", "TOPICD_DEFAULT_MODEL", "TOPICD_MAX_DOCUMENT_BYTES", "TOPICD_MAX_BATCH_DOCUMENTS",
+		"TOPICD_MAX_MESSAGE_BYTES", "TOPICD_MAX_CONCURRENT_STREAMS", "TOPICD_KEEPALIVE_MIN_TIME", "TOPICD_KEEPALIVE_PERMIT_WITHOUT_STREAM",
+		"TOPICD_DEFAULT_TIMEOUT", "TOPICD_SHUTDOWN_TIMEOUT", "TOPICD_METRICS_LISTEN", "TOPICD_LOG_FORMAT", "TOPICD_LOG_LEVEL",
+		"TOPICD_TLS_CERT", "TOPICD_TLS_KEY", "TOPICD_TLS_CLIENT_CA", "TOPICD_RELOAD_INTERVAL", "TOPICD_BENCH_FLOOR",
+		`(default ":50051"`, `(default "1048576"`,
+	} {
+		if !strings.Contains(help, want) {
+			t.Errorf("--help lacks %s:\n%s", want, help)
+		}
+	}
+}

@@ -1,0 +1,77 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	benchv1 "github.com/topicd/topicd/proto/topicd/bench/v1"
+	topicdv1 "github.com/topicd/topicd/proto/topicd/v1"
+)
+
+// BenchmarkHandler is the server's own cost per Classify, without gRPC: validation, model
+// lookup, classification, conversion and metrics.
+func BenchmarkHandler(b *testing.B) {
+	s := New(fuzzServer(b).reg, Options{})
+	req := &topicdv1.ClassifyRequest{Document: doc("id", FloorSample)}
+	ctx := context.Background()
+	b.SetBytes(int64(len(FloorSample)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Classify(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRPC compares unary Classify with the do-nothing Floor call of the same size, over
+// bufconn through the whole interceptor chain (logging to a buffer), in parallel.
+func BenchmarkRPC(b *testing.B) {
+	env := newTestEnv(b, nil, Options{})
+	req := &topicdv1.ClassifyRequest{Document: doc("id", FloorSample)}
+	b.Run("Classify", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := env.cls.Classify(context.Background(), req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+	b.Run("Floor", func(b *testing.B) {
+		freq := &benchv1.FloorRequest{Request: req}
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := env.floor.Floor(context.Background(), freq); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkStream is documents per second through one ClassifyStream (ns/op is per document).
+func BenchmarkStream(b *testing.B) {
+	env := newTestEnv(b, nil, Options{})
+	b.ReportAllocs()
+	stream, err := env.cls.ClassifyStream(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	go func() {
+		for i := range b.N {
+			if err := stream.Send(&topicdv1.ClassifyStreamRequest{Document: doc(fmt.Sprint(i), FloorSample)}); err != nil {
+				return
+			}
+		}
+		stream.CloseSend()
+	}()
+	for range b.N {
+		if _, err := stream.Recv(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
