@@ -91,8 +91,8 @@ type LabelScore struct {
 // Stats describe what the model read.
 type Stats struct {
 	Bytes       int // bytes of text read
-	Tokens      int // tokens produced by the tokenizer
-	KnownTokens int // tokens found in the vocabulary
+	Tokens      int // terms produced by the tokenizer: words, plus word pairs when the model uses them
+	KnownTokens int // terms found in the vocabulary
 }
 
 // Explanation lists the terms that pushed a document toward one label.

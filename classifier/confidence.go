@@ -78,7 +78,7 @@ func softmax(dst, scores []float64, inv float64, bias []float64) {
 	maxZ := math.Inf(-1)
 	for i, s := range scores {
 		z := s * inv
-		if bias != nil {
+		if len(bias) != 0 {
 			z += bias[i]
 		}
 		dst[i] = z

@@ -112,7 +112,7 @@ func TestConfidencesFiniteAnyLength(t *testing.T) {
 	m := trainTiny(t, ScoringConfig{Variant: Complement})
 	huge := strings.Repeat("cat dog fish, the CAT again. ", 4<<20/29)
 	for _, text := range []string{"cat", "zebra", huge} {
-		for _, cal := range []Calibration{{}, {Temperature: 3, LengthSlope: 0.5}} {
+		for _, cal := range []Calibration{{}, {Temperature: 3, LengthSlope: 0.5}, {Bias: []float64{}}, {Bias: []float64{50, 0, -50}}} {
 			mc, err := m.WithCalibration(cal)
 			if err != nil {
 				t.Fatal(err)

@@ -73,10 +73,11 @@ func makeKey(b []byte) termKey {
 
 // table maps a term to its row of per-label weights. It is built once and only read after, so
 // lookups need no lock. An index of uint32 slots, a power of two at most two-thirds full, holds
-// 8 bits of the term's hash (so most misses never leave the index) and the term's number plus one
-// (0 marks an empty slot); collisions probe linearly. Row i of rows holds term i's packed key,
-// its length and arena offset, then its weights as float32, so a hit reads one row and, for
-// terms over 16 bytes only, the arena.
+// 8 bits of the term's hash (so most misses never leave the index) and the term's row number plus
+// one (0 marks an empty slot); collisions probe linearly. A row holds the term's packed key, its
+// length and arena offset, then its weights as float32, so a hit reads one row and, for terms
+// over 16 bytes only, the arena. Rows are ordered by how often their term was seen in training,
+// so the few thousand terms that make up most of any text share a small, cache-resident block.
 type table struct {
 	index   []uint32
 	mask    uint64
@@ -85,18 +86,17 @@ type table struct {
 	stride  int       // uint64 words per row
 	labels  int
 	arena   []byte
-	offsets []uint32
 }
 
 // rowHeader is the number of uint64 words before a row's weights.
 const rowHeader = 3
 
-// maxTerms bounds the vocabulary: a slot holds a term number in 24 bits.
+// maxTerms bounds the vocabulary: a slot holds a row number in 24 bits.
 const maxTerms = 1<<24 - 2
 
 // newTable indexes the distinct terms arena[offsets[i]:offsets[i+1]], whose weights are
-// weights[i*labels:(i+1)*labels].
-func newTable(arena []byte, offsets []uint32, weights []float32, labels int) *table {
+// weights[i*labels:(i+1)*labels]; row r holds term order[r].
+func newTable(arena []byte, offsets []uint32, weights []float32, labels int, order []int) *table {
 	n := len(offsets) - 1
 	size := 16
 	for size*2 < n*3 {
@@ -104,31 +104,30 @@ func newTable(arena []byte, offsets []uint32, weights []float32, labels int) *ta
 	}
 	stride := rowHeader + (labels+1)/2
 	t := &table{
-		index:   make([]uint32, size),
-		mask:    uint64(size - 1),
-		rows:    make([]uint64, max(n*stride, 1)),
-		stride:  stride,
-		labels:  labels,
-		arena:   arena,
-		offsets: offsets,
+		index:  make([]uint32, size),
+		mask:   uint64(size - 1),
+		rows:   make([]uint64, max(n*stride, 1)),
+		stride: stride,
+		labels: labels,
+		arena:  arena,
 	}
 	t.weights = unsafe.Slice((*float32)(unsafe.Pointer(&t.rows[0])), len(t.rows)*2)
-	for i := 0; i < n; i++ {
+	for r, i := range order {
 		term := arena[offsets[i]:offsets[i+1]]
 		k := makeKey(term)
-		r := t.rows[i*stride:]
-		r[0], r[1], r[2] = k.k0, k.k1, uint64(offsets[i])<<32|uint64(len(term))
-		copy(t.weights[(i*stride+rowHeader)*2:], weights[i*labels:(i+1)*labels])
+		row := t.rows[r*stride:]
+		row[0], row[1], row[2] = k.k0, k.k1, uint64(offsets[i])<<32|uint64(len(term))
+		copy(t.weights[(r*stride+rowHeader)*2:], weights[i*labels:(i+1)*labels])
 		j := k.h & t.mask
 		for t.index[j] != 0 {
 			j = (j + 1) & t.mask
 		}
-		t.index[j] = uint32(k.h>>56)<<24 | uint32(i+1)
+		t.index[j] = uint32(k.h>>56)<<24 | uint32(r+1)
 	}
 	return t
 }
 
-// find returns the number of the term with bytes term and key k, or -1.
+// find returns the row of the term with bytes term and key k, or -1.
 func (t *table) find(term []byte, k termKey) int {
 	tag := uint32(k.h>>56) << 24
 	n := uint64(len(term))
@@ -139,27 +138,26 @@ func (t *table) find(term []byte, k termKey) int {
 			return -1
 		}
 		if e&0xff000000 == tag {
-			i := int(e&0xffffff) - 1
-			r := t.rows[i*t.stride : i*t.stride+rowHeader : i*t.stride+rowHeader]
-			if r[0] == k.k0 && r[1] == k.k1 && uint32(r[2]) == uint32(n) &&
-				(n <= 16 || bytes.Equal(t.arena[r[2]>>32+16:r[2]>>32+n], term[16:])) {
-				return i
+			r := int(e&0xffffff) - 1
+			row := t.rows[r*t.stride : r*t.stride+rowHeader : r*t.stride+rowHeader]
+			if row[0] == k.k0 && row[1] == k.k1 && uint32(row[2]) == uint32(n) &&
+				(n <= 16 || bytes.Equal(t.arena[row[2]>>32+16:row[2]>>32+n], term[16:])) {
+				return r
 			}
 		}
 		j = (j + 1) & t.mask
 	}
 }
 
-// row returns term i's weights, one per label.
-func (t *table) row(i int) []float32 {
-	s := (i*t.stride + rowHeader) * 2
+// row returns row r's weights, one per label.
+func (t *table) row(r int) []float32 {
+	s := (r*t.stride + rowHeader) * 2
 	return t.weights[s : s+t.labels : s+t.labels]
 }
 
-// term returns term i's bytes.
-func (t *table) term(i int) []byte {
-	return t.arena[t.offsets[i]:t.offsets[i+1]]
+// term returns row r's term.
+func (t *table) term(r int) []byte {
+	m := t.rows[r*t.stride+2]
+	return t.arena[m>>32 : m>>32+uint64(uint32(m))]
 }
 
-// len is the number of terms.
-func (t *table) len() int { return len(t.offsets) - 1 }

@@ -1,9 +1,11 @@
 package classifier
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"math"
+	"slices"
 )
 
 // Variant is the naive-Bayes flavour that turns counts into term weights.
@@ -240,6 +242,16 @@ func (m *Model) compile() {
 			priors[c] = -math.Log(float64(k))
 		}
 	}
-	m.tbl = newTable(m.arena, m.offsets, weights, k)
+	// Rows in order of falling frequency (ties in term order) keep the hot terms together.
+	seen := make([]uint64, v)
+	order := make([]int, v)
+	for i := range order {
+		order[i] = i
+		for _, n := range m.counts[i*k : (i+1)*k] {
+			seen[i] += uint64(n)
+		}
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(seen[b], seen[a]) })
+	m.tbl = newTable(m.arena, m.offsets, weights, k, order)
 	m.priors = priors
 }
