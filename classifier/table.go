@@ -160,4 +160,3 @@ func (t *table) term(r int) []byte {
 	m := t.rows[r*t.stride+2]
 	return t.arena[m>>32 : m>>32+uint64(uint32(m))]
 }
-
