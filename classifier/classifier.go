@@ -8,6 +8,14 @@
 // own Predict and Probability are never used to score: Predict does not normalise by a label's
 // token total and Probability underflows on ordinary articles.
 //
+// # Tokenizing
+//
+// Words are runs of Unicode letters, digits and combining marks, lower-cased; everything else
+// separates them, so "hack.The" is two words. An ASCII fast path handles the common case without
+// decoding runes and is checked against the plain Unicode definition by a fuzz test. Short words,
+// numbers and stop words can be dropped and word pairs added (see [TokenizerConfig]); the model
+// file stores the settings, so scoring always tokenizes as training did.
+//
 // # Scoring
 //
 // A [Model] compiles the counts into an open-addressing hash table whose rows hold one float32
@@ -18,6 +26,12 @@
 //
 // and the confidences are softmax(s/T + bias) with the temperature T of the model's
 // [Calibration]. They lie in [0, 1], sum to 1 and are finite for any document length.
+//
+// # Calibration
+//
+// Raw naive-Bayes posteriors are over-confident, more so on long documents. A [Calibration]
+// stored in the model divides the scores by a temperature that may grow with the number of known
+// terms; fit one on held-out data from [Model.LogScores] and set it with [Model.WithCalibration].
 //
 // # Model files
 //
