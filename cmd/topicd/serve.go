@@ -20,7 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
@@ -89,7 +88,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		}
 		benchv1.RegisterFloorServiceServer(gs, floor)
 	}
-	hs := health.NewServer()
+	hs := newHealthServer()
 	healthpb.RegisterHealthServer(gs, hs)
 	for _, name := range []string{"", topicdv1.ClassifierService_ServiceDesc.ServiceName, topicdv1.ModelService_ServiceDesc.ServiceName} {
 		hs.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
@@ -157,7 +156,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 // shutdown stops gs: health NOT_SERVING first so load balancers stop sending, streams end with
 // UNAVAILABLE after answering what they took, then GracefulStop waits for unary calls until
 // --shutdown-timeout, after which Stop cuts what is left.
-func shutdown(cfg Config, log *slog.Logger, gs *grpc.Server, hs *health.Server, srv *server.Server) {
+func shutdown(cfg Config, log *slog.Logger, gs *grpc.Server, hs *healthServer, srv *server.Server) {
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
 	hs.Shutdown()
 	srv.Drain()
