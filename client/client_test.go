@@ -200,11 +200,14 @@ func TestBalancing(t *testing.T) {
 			}
 		}
 	}
-	call(60)
-	for i, s := range servers {
-		if s.calls.Load() == 0 {
-			t.Errorf("server %d got no call of 60", i)
+	// Replicas join the balancer as their connections and health checks come up, so call
+	// until every one has had a call.
+	deadline := time.Now().Add(10 * time.Second)
+	for servers[0].calls.Load() == 0 || servers[1].calls.Load() == 0 || servers[2].calls.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10 s of calls, calls per server: %d %d %d; want every server used", servers[0].calls.Load(), servers[1].calls.Load(), servers[2].calls.Load())
 		}
+		call(10)
 	}
 	servers[0].health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	time.Sleep(200 * time.Millisecond) // the health watch stream delivers the change
