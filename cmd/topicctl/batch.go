@@ -153,6 +153,14 @@ flags:`)
 			return err
 		}
 		defer c.Close()
+		// A wrong --model is the job's mistake, not a document's: say so once instead of
+		// writing an error record for every document.
+		if _, err := c.GetModel(ctx, f.model); status.Code(err) == codes.NotFound {
+			cancel()
+			wg.Wait()
+			out.close()
+			return fmt.Errorf("--model %q: %s", f.model, status.Convert(err).Message())
+		}
 		logger := slog.New(slog.DiscardHandler)
 		if !f.quiet {
 			logger = slog.New(slog.NewTextHandler(&lineWriter{j: j}, &slog.HandlerOptions{Level: slog.LevelWarn}))
