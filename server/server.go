@@ -41,6 +41,7 @@ const (
 	DefaultMaxDocumentBytes  = 1 << 20
 	DefaultMaxBatchDocuments = 1000
 	DefaultStreamWindow      = 64
+	DefaultStreamWindowBytes = 4 << 20
 	DefaultTimeout           = 30 * time.Second
 )
 
@@ -74,6 +75,11 @@ type Options struct {
 	// when it is full the server stops reading, so HTTP/2 flow control slows the client down
 	// instead of the server buffering without bound. 0 means DefaultStreamWindow.
 	StreamWindow int
+	// StreamWindowBytes bounds the text (title and text bytes) of the documents of one stream
+	// between Recv and Send; the receiver waits for answers before reading more once it is
+	// reached, so one stream holds at most this plus one document. 0 means
+	// DefaultStreamWindowBytes (4 MiB).
+	StreamWindowBytes int
 	// DefaultTimeout is the deadline given to unary calls that arrive without one. 0 means
 	// DefaultTimeout (30s); negative means none. Streams get no default deadline: a batch job
 	// may stream for hours.
@@ -97,6 +103,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.StreamWindow <= 0 {
 		o.StreamWindow = DefaultStreamWindow
+	}
+	if o.StreamWindowBytes <= 0 {
+		o.StreamWindowBytes = DefaultStreamWindowBytes
 	}
 	if o.DefaultTimeout == 0 {
 		o.DefaultTimeout = DefaultTimeout

@@ -6,6 +6,7 @@ import (
 	"io"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc/status"
 
@@ -24,8 +25,9 @@ type streamBlock struct {
 //
 // Three kinds of goroutine share the work: one receives, a few classify (Options.StreamWorkers,
 // so one stream can use every core; responses may therefore come back out of order) and the
-// handler's own goroutine sends. At most Options.StreamWindow documents are between Recv and
-// Send: when the window is full the receiver stops calling Recv, the HTTP/2 flow-control window
+// handler's own goroutine sends. At most Options.StreamWindow documents, and about
+// Options.StreamWindowBytes of text, are between Recv and Send: when the window is full the
+// receiver stops calling Recv, the HTTP/2 flow-control window
 // fills, and a client that sends faster than it reads is slowed down instead of growing the
 // server's memory.
 //
@@ -36,9 +38,11 @@ func (s *Server) ClassifyStream(stream topicdv1.ClassifierService_ClassifyStream
 	ctx := stream.Context()
 	st := &streamState{
 		tokens:   make(chan struct{}, s.opts.StreamWindow),
-		jobs:     make(chan *topicdv1.ClassifyStreamRequest, s.opts.StreamWindow),
-		results:  make(chan *topicdv1.ClassifyStreamResponse, s.opts.StreamWindow),
+		jobs:     make(chan streamJob, s.opts.StreamWindow),
+		results:  make(chan streamResult, s.opts.StreamWindow),
 		recvDone: make(chan error, 1),
+		freed:    make(chan struct{}, 1),
+		maxBytes: int64(s.opts.StreamWindowBytes),
 	}
 	go st.receive(ctx, stream, s.draining)
 	var wg sync.WaitGroup
@@ -46,8 +50,8 @@ func (s *Server) ClassifyStream(stream topicdv1.ClassifierService_ClassifyStream
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for req := range st.jobs {
-				st.results <- s.streamItem(ctx, req)
+			for j := range st.jobs {
+				st.results <- streamResult{s.streamItem(ctx, j.req), j.size}
 			}
 		}()
 	}
@@ -66,15 +70,15 @@ func (s *Server) ClassifyStream(stream topicdv1.ClassifierService_ClassifyStream
 		}
 		select {
 		case r := <-st.results:
-			if err := stream.Send(r); err != nil {
+			if err := stream.Send(r.resp); err != nil {
 				return err
 			}
-			if !logged && r.GetClassification() != nil {
-				logModel(ctx, r.GetClassification().Model)
+			if !logged && r.resp.GetClassification() != nil {
+				logModel(ctx, r.resp.GetClassification().Model)
 				logged = true
 			}
 			sent++
-			<-st.tokens
+			st.release(r.size)
 		case err := <-st.recvDone:
 			if err != nil && !errors.Is(err, io.EOF) {
 				// The client canceled or the connection broke: nobody is left to answer.
@@ -94,16 +98,42 @@ func (s *Server) ClassifyStream(stream topicdv1.ClassifierService_ClassifyStream
 	}
 }
 
+// streamJob is a received document with its size in bytes, which counts against
+// Options.StreamWindowBytes until its response is sent.
+type streamJob struct {
+	req  *topicdv1.ClassifyStreamRequest
+	size int64
+}
+
+type streamResult struct {
+	resp *topicdv1.ClassifyStreamResponse
+	size int64
+}
+
 // streamState is what the goroutines of one stream share.
 type streamState struct {
 	tokens   chan struct{} // one per document between Recv and Send
-	jobs     chan *topicdv1.ClassifyStreamRequest
-	results  chan *topicdv1.ClassifyStreamResponse
+	jobs     chan streamJob
+	results  chan streamResult
 	recvDone chan error // the receiver's last error: io.EOF at the end of the stream
+
+	bytes    atomic.Int64  // document bytes between Recv and Send
+	maxBytes int64         // receiver waits before Recv while bytes >= maxBytes
+	freed    chan struct{} // signalled when a response is sent and its bytes released
 
 	mu         sync.Mutex
 	stopped    bool
 	dispatched int
+}
+
+// release frees the window slot and the bytes of an answered document.
+func (st *streamState) release(size int64) {
+	st.bytes.Add(-size)
+	<-st.tokens
+	select {
+	case st.freed <- struct{}{}:
+	default:
+	}
 }
 
 // stop makes the receiver dispatch nothing more and returns how many documents it dispatched.
@@ -125,19 +155,34 @@ func (st *streamState) receive(ctx context.Context, stream topicdv1.ClassifierSe
 		case <-draining:
 			return
 		}
+		// Large documents fill the byte budget before the count window: wait for answers.
+		for st.bytes.Load() >= st.maxBytes {
+			select {
+			case <-st.freed:
+			case <-ctx.Done():
+				st.recvDone <- ctx.Err()
+				return
+			case <-draining:
+				return
+			}
+		}
 		req, err := stream.Recv()
 		if err != nil {
 			st.recvDone <- err
 			return
 		}
+		d := req.GetDocument()
+		size := int64(len(d.GetText()) + len(d.GetTitle()))
+		st.bytes.Add(size)
 		st.mu.Lock()
 		if st.stopped {
 			st.mu.Unlock()
+			st.bytes.Add(-size)
 			return
 		}
 		st.dispatched++
 		st.mu.Unlock()
-		st.jobs <- req // never blocks: jobs holds a whole window
+		st.jobs <- streamJob{req, size} // never blocks: jobs holds a whole window
 	}
 }
 

@@ -217,3 +217,43 @@ func TestClassifyStreamDrain(t *testing.T) {
 		t.Errorf("Classify after Drain = %v", err)
 	}
 }
+
+// With a byte budget smaller than one document, a stream takes the next document only after the
+// previous one is answered, even with idle workers.
+func TestClassifyStreamByteBudget(t *testing.T) {
+	gate := make(chan struct{})
+	var classified atomic.Int64
+	m := countingModel{gateModel{defaultModel(t), gate}, &classified}
+	reg, err := NewRegistry(RegistryOptions{Builtin: []NamedModel{{Name: "m", Model: m}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := newTestEnv(t, reg, Options{StreamWorkers: 2, StreamWindowBytes: 5})
+	base := classified.Load() // the Floor's precomputed answer
+	ctx := testCtx(t)
+	stream, err := env.cls.ClassifyStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []*topicdv1.Document{doc("slow", "SLOW hackers"), doc("next", "migrants at the border")} {
+		if err := stream.Send(&topicdv1.ClassifyStreamRequest{Document: d}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(20 * time.Second); classified.Load() < base+1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("first document never reached the model")
+		}
+	}
+	// A broken budget would let the idle worker take the second document at once.
+	time.Sleep(200 * time.Millisecond)
+	if n := classified.Load() - base; n != 1 {
+		t.Fatalf("%d documents classified while the first holds the whole byte budget, want 1", n)
+	}
+	close(gate)
+	stream.CloseSend()
+	got, err := recvAll(t, stream)
+	if err != nil || len(got) != 2 {
+		t.Errorf("after the gate opened: %d responses, %v; want 2", len(got), err)
+	}
+}

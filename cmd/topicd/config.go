@@ -84,6 +84,7 @@ func (c Config) withDefaults() Config {
 	setInt(&c.MaxMessageBytes, defaultMaxMessageBytes)
 	setInt(&c.MaxConcurrentStreams, defaultMaxConcurrentStreams)
 	setInt(&c.StreamWindow, server.DefaultStreamWindow)
+	setInt(&c.StreamWindowBytes, server.DefaultStreamWindowBytes)
 	setDur(&c.KeepaliveMinTime, defaultKeepaliveMinTime)
 	setDur(&c.DefaultTimeout, server.DefaultTimeout)
 	setDur(&c.ShutdownTimeout, defaultShutdownTimeout)
@@ -132,6 +133,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	num(&c.MaxMessageBytes, "max-message-bytes", "TOPICD_MAX_MESSAGE_BYTES", "largest gRPC message received or sent, in `bytes`; at least max-document-bytes + 64 KiB")
 	num(&c.MaxConcurrentStreams, "max-concurrent-streams", "TOPICD_MAX_CONCURRENT_STREAMS", "most concurrent calls (streams) per client connection")
 	num(&c.StreamWindow, "stream-window", "TOPICD_STREAM_WINDOW", "most documents of one ClassifyStream received and not yet answered; when full the server stops reading")
+	num(&c.StreamWindowBytes, "stream-window-bytes", "TOPICD_STREAM_WINDOW_BYTES", "most document `bytes` of one ClassifyStream received and not yet answered (plus one document)")
 	num(&c.StreamWorkers, "stream-workers", "TOPICD_STREAM_WORKERS", "documents of one ClassifyStream classified at once; 0 means the number of CPUs, at most 4")
 	dur(&c.KeepaliveMinTime, "keepalive-min-time", "TOPICD_KEEPALIVE_MIN_TIME", "shortest interval between client keepalive pings; a client pinging more often is disconnected")
 	boolean(&permitNoStream, "keepalive-permit-without-stream", "TOPICD_KEEPALIVE_PERMIT_WITHOUT_STREAM", "allow client keepalive pings on connections with no open call")
@@ -214,6 +216,7 @@ func (c Config) validate() error {
 	atLeast("max-message-bytes", c.MaxMessageBytes, 1)
 	atLeast("max-concurrent-streams", c.MaxConcurrentStreams, 1)
 	atLeast("stream-window", c.StreamWindow, 1)
+	atLeast("stream-window-bytes", c.StreamWindowBytes, 1)
 	atLeast("stream-workers", c.StreamWorkers, 0)
 	if c.MaxMessageBytes >= 1 && c.MaxDocumentBytes >= 1 && c.MaxMessageBytes < c.MaxDocumentBytes+envelope {
 		errs = append(errs, fmt.Errorf("--max-message-bytes: must be at least --max-document-bytes + %d (%d), got %d",

@@ -70,6 +70,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		MaxBatchDocuments: cfg.MaxBatchDocuments,
 		StreamWorkers:     cfg.StreamWorkers,
 		StreamWindow:      cfg.StreamWindow,
+		StreamWindowBytes: cfg.StreamWindowBytes,
 		DefaultTimeout:    cfg.DefaultTimeout,
 		Metrics:           metrics,
 	})
