@@ -28,6 +28,7 @@ type Config struct {
 	MaxMessageBytes       int           // --max-message-bytes, default 16 MiB
 	MaxConcurrentStreams  int           // --max-concurrent-streams, default 100
 	StreamWindow          int           // --stream-window, default 64
+	StreamWindowBytes     int           // --stream-window-bytes, default 4 MiB
 	StreamWorkers         int           // --stream-workers, default GOMAXPROCS, at most 4
 	KeepaliveMinTime      time.Duration // --keepalive-min-time, default 10s
 	KeepaliveNoStreamDeny bool          // set by --keepalive-permit-without-stream=false
