@@ -3,7 +3,13 @@ package server
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
 	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/peer"
 
 	benchv1 "github.com/topicd/topicd/proto/topicd/bench/v1"
 	topicdv1 "github.com/topicd/topicd/proto/topicd/v1"
@@ -21,6 +27,22 @@ func BenchmarkHandler(b *testing.B) {
 		if _, err := s.Classify(ctx, req); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkLogUnary is the cost of the call log on a unary call, with a JSON handler writing
+// to io.Discard.
+func BenchmarkLogUnary(b *testing.B) {
+	s := New(nil, Options{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	ctx := peer.NewContext(context.Background(), &peer.Peer{Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}})
+	info := &grpc.UnaryServerInfo{FullMethod: topicdv1.ClassifierService_Classify_FullMethodName}
+	handler := func(ctx context.Context, req any) (any, error) {
+		logModel(ctx, "news-topics")
+		return req, nil
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		s.logUnary(ctx, nil, info, handler)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"google.golang.org/grpc/status"
 
 	"github.com/topicd/topicd/classifier"
@@ -101,9 +100,4 @@ func (s *Server) classify(ctx context.Context, cb *classificationBlock, e *model
 func (s *Server) rejected(err error) error {
 	s.opts.Metrics.reject(status.Code(err))
 	return err
-}
-
-// logModel adds the model to the call's log line. It must run on the handler's goroutine.
-func logModel(ctx context.Context, name string) {
-	logging.AddFields(ctx, logging.Fields{"model", name})
 }

@@ -2,10 +2,8 @@ package server
 
 import (
 	"context"
-	"log/slog"
 	"runtime/debug"
 
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"google.golang.org/grpc"
 )
@@ -21,25 +19,17 @@ func (s *Server) ServerOptions() []grpc.ServerOption {
 		unary = append(unary, m.grpc.UnaryServerInterceptor())
 		stream = append(stream, m.grpc.StreamServerInterceptor())
 	}
-	logger := logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
-		s.log.Log(ctx, slog.Level(lvl), msg, fields...)
-	})
-	logOpts := []logging.Option{
-		// One line per call, at its end; never payloads (they hold the text).
-		logging.WithLogOnEvents(logging.FinishCall),
-		logging.WithDisableLoggingFields(logging.ComponentFieldKey, logging.SystemTag[0]),
-	}
 	recoverOpt := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 		method, _ := grpc.Method(ctx)
 		return s.panicError(ctx, method, p, debug.Stack())
 	})
 	unary = append(unary,
-		logging.UnaryServerInterceptor(logger, logOpts...),
+		s.logUnary,
 		s.defaultDeadline,
 		recovery.UnaryServerInterceptor(recoverOpt),
 	)
 	stream = append(stream,
-		logging.StreamServerInterceptor(logger, logOpts...),
+		s.logStream,
 		recovery.StreamServerInterceptor(recoverOpt),
 	)
 	return []grpc.ServerOption{

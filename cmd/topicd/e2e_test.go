@@ -343,7 +343,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("topicd exit after SIGTERM = %v, want success", err)
 	}
 	logs := p.Logs()
-	for _, want := range []string{`"msg":"shutting down"`, `"msg":"stopped"`, `"grpc.method":"Classify"`} {
+	for _, want := range []string{`"msg":"shutting down"`, `"msg":"stopped"`, `"method":"/topicd.v1.ClassifierService/Classify"`} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("logs lack %s", want)
 		}
