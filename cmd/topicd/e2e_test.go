@@ -243,6 +243,47 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	// grpcurlRun runs grpcurl -plaintext [-d data] ADDR args...
+	t.Run("limits", func(t *testing.T) {
+		cls := topicdv1.NewClassifierServiceClient(conn)
+		// Just under the 1 MiB default limit: finite confidences that sum to 1.
+		words := strings.Repeat("ransomware asylum embassy weather ", (1<<20)/34)
+		resp, err := cls.Classify(ctx, &topicdv1.ClassifyRequest{Document: &topicdv1.Document{Text: words}})
+		if err != nil {
+			t.Fatalf("Classify(%d bytes) = %v", len(words), err)
+		}
+		sum := 0.0
+		for _, s := range resp.Classification.Scores {
+			if math.IsNaN(float64(s.Confidence)) || math.IsInf(float64(s.Confidence), 0) {
+				t.Errorf("Classify(%d bytes): confidence %v", len(words), s.Confidence)
+			}
+			sum += float64(s.Confidence)
+		}
+		if math.Abs(sum-1) > 1e-4 {
+			t.Errorf("Classify(%d bytes): confidences sum to %v", len(words), sum)
+		}
+		big := strings.Repeat("x", 1<<20+1)
+		_, err = cls.Classify(ctx, &topicdv1.ClassifyRequest{Document: &topicdv1.Document{Text: big}})
+		if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "1048577 bytes") || !strings.Contains(err.Error(), "limit of 1048576") {
+			t.Errorf("Classify(1 MiB + 1) = %v, want INVALID_ARGUMENT with the size and the limit", err)
+		}
+		docs := make([]*topicdv1.Document, 1001)
+		for i := range docs {
+			docs[i] = &topicdv1.Document{Text: "x"}
+		}
+		_, err = cls.ClassifyBatch(ctx, &topicdv1.ClassifyBatchRequest{Documents: docs})
+		if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "limit of 1000") {
+			t.Errorf("ClassifyBatch(1001 documents) = %v, want INVALID_ARGUMENT naming the limit", err)
+		}
+		huge := strings.Repeat("x", 17<<20)
+		_, err = cls.Classify(ctx, &topicdv1.ClassifyRequest{Document: &topicdv1.Document{Text: huge}})
+		if status.Code(err) != codes.ResourceExhausted {
+			t.Errorf("Classify(17 MiB message) = %v, want RESOURCE_EXHAUSTED (over --max-message-bytes)", err)
+		}
+		if _, err := cls.Classify(ctx, &topicdv1.ClassifyRequest{Document: &topicdv1.Document{Text: sampleArticle}}); err != nil {
+			t.Errorf("Classify after the rejections = %v", err)
+		}
+	})
+
 	grpcurlRun := func(t *testing.T, data string, args ...string) (string, error) {
 		t.Helper()
 		flags := []string{"-plaintext"}
