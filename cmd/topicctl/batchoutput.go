@@ -38,6 +38,7 @@ type outputWriter struct {
 	mu       sync.Mutex
 	w        io.Writer
 	f        *os.File // nil when writing to standard output
+	sync     bool     // f is a regular file, which fsync applies to (not /dev/null, a pipe)
 	buf      []byte
 	err      error
 	lastSync time.Time
@@ -48,6 +49,10 @@ type outputWriter struct {
 func newOutputWriter(w io.Writer, f *os.File) *outputWriter {
 	o := &outputWriter{w: w, f: f, buf: make([]byte, 0, flushBytes+64<<10), lastSync: time.Now(),
 		stop: make(chan struct{}), stopped: make(chan struct{})}
+	if f != nil {
+		st, err := f.Stat()
+		o.sync = err == nil && st.Mode().IsRegular()
+	}
 	go func() {
 		defer close(o.stopped)
 		t := time.NewTicker(flushInterval)
@@ -90,9 +95,9 @@ func (o *outputWriter) flushLocked() {
 		return
 	}
 	o.buf = o.buf[:0]
-	if o.f != nil && time.Since(o.lastSync) >= syncInterval {
+	if o.sync && time.Since(o.lastSync) >= syncInterval {
 		o.lastSync = time.Now()
-		if err := o.f.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
+		if err := o.f.Sync(); err != nil {
 			o.err = fmt.Errorf("sync output: %w", err)
 		}
 	}
@@ -105,10 +110,12 @@ func (o *outputWriter) close() error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.flushLocked()
-	if o.f != nil {
+	if o.sync {
 		if err := o.f.Sync(); err != nil && o.err == nil {
 			o.err = fmt.Errorf("sync output: %w", err)
 		}
+	}
+	if o.f != nil {
 		if err := o.f.Close(); err != nil && o.err == nil {
 			o.err = fmt.Errorf("close output: %w", err)
 		}
