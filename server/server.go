@@ -19,11 +19,21 @@
 // Only this package turns classifier errors into gRPC status codes (see errors.go). Every message
 // says what the caller should change and never shows internals; the full error goes to the log.
 //
+// Invalid UTF-8 in a request's strings, which the protobuf runtime refuses before any handler
+// runs, is decoded leniently (codec.go) so that it is INVALID_ARGUMENT for that one document.
+//
 // # Interceptors
 //
-// [Server.ServerOptions] returns the interceptor chain metrics -> logging -> default deadline ->
-// recovery: the outermost interceptor sees every call, the innermost turns a panic into INTERNAL so
-// the server keeps serving.
+// [Server.ServerOptions] returns the codec and the interceptor chain metrics (go-grpc-middleware's
+// Prometheus provider) -> call log -> default deadline -> recovery (go-grpc-middleware): the
+// outermost interceptor sees every call, the innermost turns a panic into INTERNAL so the server
+// keeps serving. The call log writes one slog line per call (msg "call": method, code,
+// duration_ms, peer, model, error), never the document text.
+//
+// # Streams
+//
+// ClassifyStream classifies on a few goroutines per stream and bounds what it holds: see
+// [Server.ClassifyStream] and Options.StreamWindow.
 package server
 
 import (
