@@ -25,20 +25,29 @@ func (m *Model) LogScores(dst []float64, title, text string) ([]float64, Stats) 
 	return dst, st
 }
 
-// accumulate adds the weights of s's known terms to sums. This is the hot loop: the tokenizer
-// comes from a pool, and a lookup touches one slot, one key and one row.
+// accumulate adds the weights of s's known terms to sums. This is the hot loop: no lock, no
+// allocation, and a lookup touches one index slot and one row.
 func (m *Model) accumulate(sums []float64, s string, st *Stats) {
 	st.Bytes += len(s)
 	if len(s) == 0 {
 		return
 	}
+	if !m.tokenizer.Bigrams {
+		m.scoreWords(sums, s, st)
+		return
+	}
+	m.scoreTerms(sums, s, st)
+}
+
+// scoreTerms is accumulate through the general tokenizer, which also makes word pairs.
+func (m *Model) scoreTerms(sums []float64, s string, st *Stats) {
 	tbl := m.tbl
 	k := len(sums)
 	tz := getTokenizer(m.tokenizer, s)
 	defer putTokenizer(tz)
 	for tz.next() {
 		st.Tokens++
-		i := tbl.find(tz.term, tz.key)
+		i := tbl.lookup(tz.term, tz.key)
 		if i < 0 {
 			continue
 		}
@@ -151,7 +160,7 @@ func (m *Model) explain(title, text string, inv float64, order []int, n int) []E
 	for _, s := range []string{title, text} {
 		tz := getTokenizer(m.tokenizer, s)
 		for tz.next() {
-			if i := m.tbl.find(tz.term, tz.key); i >= 0 {
+			if i := m.tbl.lookup(tz.term, tz.key); i >= 0 {
 				counts[i]++
 			}
 		}

@@ -8,20 +8,7 @@ import "unsafe"
 var stopWords = map[string]struct{}{}
 
 func init() {
-	for _, w := range []string{
-		"a", "about", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are",
-		"as", "at", "be", "because", "been", "before", "being", "between", "both", "but", "by",
-		"can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for",
-		"from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself",
-		"him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself",
-		"just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on",
-		"once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "s",
-		"same", "she", "should", "so", "some", "such", "t", "than", "that", "the", "their",
-		"theirs", "them", "themselves", "then", "there", "these", "they", "this", "those",
-		"through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what",
-		"when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you",
-		"your", "yours", "yourself", "yourselves",
-	} {
+	for _, w := range stopWordList {
 		stopWords[w] = struct{}{}
 		k := makeKey([]byte(w))
 		j := k.h & (stopSlots - 1)
@@ -30,6 +17,22 @@ func init() {
 		}
 		stopSet[j] = stopEntry{k.k0, k.k1, uint64(len(w))}
 	}
+}
+
+// stopWordList is the list, in a fixed order.
+var stopWordList = []string{
+	"a", "about", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are",
+	"as", "at", "be", "because", "been", "before", "being", "between", "both", "but", "by",
+	"can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for",
+	"from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself",
+	"him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself",
+	"just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on",
+	"once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "s",
+	"same", "she", "should", "so", "some", "such", "t", "than", "that", "the", "their",
+	"theirs", "them", "themselves", "then", "there", "these", "they", "this", "those",
+	"through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what",
+	"when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you",
+	"your", "yours", "yourself", "yourselves",
 }
 
 // stopSet is the stop-word list as a small open-addressing table keyed by termKey, so the check

@@ -86,6 +86,9 @@ type table struct {
 	stride  int       // uint64 words per row
 	labels  int
 	arena   []byte
+	// words is the number of vocabulary rows; rows from words on hold stop words (zero weights),
+	// which scoreWords finds in the same probe as real terms and skips.
+	words int
 }
 
 // rowHeader is the number of uint64 words before a row's weights.
@@ -95,9 +98,10 @@ const rowHeader = 3
 const maxTerms = 1<<24 - 2
 
 // newTable indexes the distinct terms arena[offsets[i]:offsets[i+1]], whose weights are
-// weights[i*labels:(i+1)*labels]; row r holds term order[r].
-func newTable(arena []byte, offsets []uint32, weights []float32, labels int, order []int) *table {
-	n := len(offsets) - 1
+// weights[i*labels:(i+1)*labels]; row r holds term order[r]. The stop words, which must not be
+// among the terms, follow in rows of their own.
+func newTable(arena []byte, offsets []uint32, weights []float32, labels int, order []int, stop []string) *table {
+	n := len(order) + len(stop)
 	size := 16
 	for size*2 < n*3 {
 		size <<= 1
@@ -124,10 +128,30 @@ func newTable(arena []byte, offsets []uint32, weights []float32, labels int, ord
 		}
 		t.index[j] = uint32(k.h>>56)<<24 | uint32(r+1)
 	}
+	t.words = len(order)
+	for r, w := range stop {
+		r += len(order)
+		k := makeKey([]byte(w))
+		row := t.rows[r*stride:]
+		row[0], row[1], row[2] = k.k0, k.k1, uint64(len(w))
+		j := k.h & t.mask
+		for t.index[j] != 0 {
+			j = (j + 1) & t.mask
+		}
+		t.index[j] = uint32(k.h>>56)<<24 | uint32(r+1)
+	}
 	return t
 }
 
-// find returns the row of the term with bytes term and key k, or -1.
+// lookup returns the row of the vocabulary term with bytes term and key k, or -1.
+func (t *table) lookup(term []byte, k termKey) int {
+	if r := t.find(term, k); r < t.words {
+		return r
+	}
+	return -1
+}
+
+// find returns the row of the term or stop word with bytes term and key k, or -1.
 func (t *table) find(term []byte, k termKey) int {
 	tag := uint32(k.h>>56) << 24
 	n := uint64(len(term))

@@ -1,7 +1,9 @@
 package classifier
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"sync"
 	"unicode"
 	"unicode/utf8"
@@ -107,6 +109,26 @@ func init() {
 			asciiClass[c] = clsSep
 		}
 	}
+}
+
+const (
+	lsb8 = 0x0101010101010101
+	msb8 = 0x8080808080808080
+)
+
+// wordBytes classifies the eight bytes of w at once (SWAR): each result has 0x80 in the bytes
+// that are ASCII capitals, ASCII letters, and ASCII letters or digits. Clearing the top bit first
+// keeps the additions from carrying between bytes; non-ASCII bytes are masked out at the end.
+func wordBytes(w uint64) (upper, letter, word uint64) {
+	x := w &^ msb8
+	upper = (x + 0x3f*lsb8) &^ (x + 0x25*lsb8)  // 'A' <= x <= 'Z'
+	lower := (x + 0x1f*lsb8) &^ (x + 0x05*lsb8) // 'a' <= x <= 'z'
+	digit := (x + 0x50*lsb8) &^ (x + 0x46*lsb8) // '0' <= x <= '9'
+	ascii := ^w & msb8
+	upper &= ascii
+	letter = (upper | lower) & ascii
+	word = letter | digit&ascii
+	return upper, letter, word
 }
 
 // isWordRune reports whether r belongs inside a word. Marks are included so scripts that write
@@ -220,9 +242,34 @@ func (t *tokenizer) nextWord() (brk bool, runes int, digits bool, ok bool) {
 
 word:
 	start := i
-	// Fast path: a word of ASCII letters and digits. The AND of the byte classes stays clsDigit
-	// only when every byte is a digit; the OR has clsUpper's bit when a byte needs lower-casing.
+	// Fast path: a word of ASCII letters and digits, eight bytes at a time (see wordBytes), so the
+	// end of a short word costs a count of trailing zeros rather than a mispredicted branch. The
+	// AND of the byte classes stays clsDigit only when every byte is a digit; the OR has
+	// clsUpper's bit when a byte needs lower-casing.
 	all, any := uint8(clsDigit), uint8(0)
+	for i+8 <= len(s) {
+		upper, letter, word := wordBytes(binary.LittleEndian.Uint64(stringBytes(s[i : i+8])))
+		if nonword := ^word & msb8; nonword != 0 {
+			tz := bits.TrailingZeros64(nonword)
+			keep := uint64(1)<<(tz-7) - 1 // the bytes before the first non-word byte
+			upper, letter = upper&keep, letter&keep
+			i += tz >> 3
+			if upper != 0 {
+				any |= clsUpper
+			}
+			if letter != 0 {
+				all = clsLower
+			}
+			goto ended
+		}
+		if upper != 0 {
+			any |= clsUpper
+		}
+		if letter != 0 {
+			all = clsLower
+		}
+		i += 8
+	}
 	for i < len(s) {
 		c := asciiClass[s[i]]
 		if c-clsLower > clsUpper-clsLower {
@@ -232,6 +279,7 @@ word:
 		any |= c
 		i++
 	}
+ended:
 	if i == len(s) || asciiClass[s[i]] <= clsBreak {
 		t.i = i
 		if any&clsUpper == 0 {
@@ -247,10 +295,17 @@ word:
 		}
 		return brk, i - start, all == clsDigit, true
 	}
-	i = start
+	t.lower, i, runes, digits = lowerWord(t.lower[:0], s, start)
+	t.word = t.lower
+	t.i = i
+	return brk, runes, digits, true
+}
+
+// lowerWord is the slow path for a word with a non-ASCII rune: it appends to low the word that
+// starts at s[i], lower-cased rune by rune, and returns it, the index after it, its length in
+// runes and whether it is made only of digits.
+func lowerWord(low []byte, s string, i int) (word []byte, end, runes int, digits bool) {
 	digits = true
-	// Slow path: the word has a non-ASCII rune; lower-case it rune by rune.
-	low := t.lower[:0]
 	for i < len(s) {
 		b := s[i]
 		switch asciiClass[b] {
@@ -268,7 +323,7 @@ word:
 		case clsMulti:
 			r, size := utf8.DecodeRuneInString(s[i:])
 			if !isWordRune(r) {
-				goto done
+				return low, i, runes, digits
 			}
 			if !unicode.IsDigit(r) {
 				digits = false
@@ -276,13 +331,9 @@ word:
 			low = utf8.AppendRune(low, unicode.ToLower(r))
 			i += size
 		default:
-			goto done
+			return low, i, runes, digits
 		}
 		runes++
 	}
-done:
-	t.lower = low
-	t.word = low
-	t.i = i
-	return brk, runes, digits, true
+	return low, i, runes, digits
 }

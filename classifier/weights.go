@@ -252,6 +252,16 @@ func (m *Model) compile() {
 		}
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(seen[b], seen[a]) })
-	m.tbl = newTable(m.arena, m.offsets, weights, k, order)
+	var stop []string
+	if m.tokenizer.DropStopWords {
+		// Training never produces a stop word then; leaving any out of a crafted file keeps the
+		// stop-word rows that scoreWords relies on unique.
+		order = slices.DeleteFunc(order, func(i int) bool {
+			t := m.arena[m.offsets[i]:m.offsets[i+1]]
+			return isStopKey(makeKey(t), len(t))
+		})
+		stop = stopWordList
+	}
+	m.tbl = newTable(m.arena, m.offsets, weights, k, order, stop)
 	m.priors = priors
 }

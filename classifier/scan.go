@@ -1,0 +1,127 @@
+package classifier
+
+import (
+	"encoding/binary"
+	"math/bits"
+	"unicode/utf8"
+)
+
+// scoreWords adds the weights of the known words of s to sums: the scorer's hot loop for models
+// without word pairs. It splits words exactly as the tokenizer does (FuzzScoreWords checks that)
+// but keeps its state in registers instead of a tokenizer, and looks a word up before asking
+// whether it is a stop word: the table holds the stop words of a model that drops them in rows
+// of their own, so one probe answers both questions.
+func (m *Model) scoreWords(sums []float64, s string, st *Stats) {
+	tbl := m.tbl
+	cfg := &m.tokenizer
+	k := len(sums)
+	var buf [64]byte
+	low := buf[:0]
+	tokens, known := 0, 0
+	// Four labels, the common case, accumulate in registers.
+	var s0, s1, s2, s3 float64
+	for i := 0; i < len(s); {
+		c := asciiClass[s[i]]
+		if c <= clsBreak {
+			i++
+			continue
+		}
+		start := i
+		var word []byte
+		var runes int
+		var digits bool
+		slow := c == clsMulti
+		if slow {
+			if r, size := utf8.DecodeRuneInString(s[i:]); !isWordRune(r) {
+				i += size
+				continue
+			}
+		} else {
+			// The same eight-bytes-at-a-time scan as tokenizer.nextWord.
+			all, any := uint8(clsDigit), uint8(0)
+			tail := true
+			for i+8 <= len(s) {
+				upper, letter, wb := wordBytes(binary.LittleEndian.Uint64(stringBytes(s[i : i+8])))
+				nonword := ^wb & msb8
+				if nonword != 0 {
+					tz := bits.TrailingZeros64(nonword)
+					keep := uint64(1)<<(tz-7) - 1
+					upper, letter = upper&keep, letter&keep
+					i += tz >> 3
+					tail = false
+				} else {
+					i += 8
+				}
+				if upper != 0 {
+					any |= clsUpper
+				}
+				if letter != 0 {
+					all = clsLower
+				}
+				if !tail {
+					break
+				}
+			}
+			for tail && i < len(s) {
+				c := asciiClass[s[i]]
+				if c-clsLower > clsUpper-clsLower {
+					break
+				}
+				all &= c
+				any |= c
+				i++
+			}
+			switch {
+			case i < len(s) && asciiClass[s[i]] == clsMulti:
+				slow = true
+			case any&clsUpper == 0:
+				word = stringBytes(s[start:])[: i-start : len(s)-start]
+				runes, digits = i-start, all == clsDigit
+			default:
+				low = append(low[:0], s[start:i]...)
+				for j, b := range low {
+					low[j] = asciiLower[b]
+				}
+				word = low
+				runes, digits = i-start, all == clsDigit
+			}
+		}
+		if slow {
+			low, i, runes, digits = lowerWord(low[:0], s, start)
+			word = low
+		}
+		if runes < cfg.MinLength || (cfg.DropNumbers && digits) {
+			continue
+		}
+		r := tbl.find(word, makeKey(word))
+		if r < 0 {
+			tokens++
+			continue
+		}
+		if r >= tbl.words {
+			continue // a stop word
+		}
+		tokens++
+		known++
+		o := (r*tbl.stride + rowHeader) * 2
+		if k == 4 {
+			w := tbl.weights[o : o+4 : o+4]
+			s0 += float64(w[0])
+			s1 += float64(w[1])
+			s2 += float64(w[2])
+			s3 += float64(w[3])
+			continue
+		}
+		for c, w := range tbl.weights[o : o+k] {
+			sums[c] += float64(w)
+		}
+	}
+	if k == 4 {
+		sums[0] += s0
+		sums[1] += s1
+		sums[2] += s2
+		sums[3] += s3
+	}
+	st.Tokens += tokens
+	st.KnownTokens += known
+}
