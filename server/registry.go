@@ -22,6 +22,9 @@ import (
 // The model's name is the file name without it.
 const ModelExt = ".model"
 
+// errFileRemoved is the load error of a default model whose file went away.
+const errFileRemoved = "model file was removed; the last version loaded keeps serving"
+
 // LoadFunc parses the bytes of a model file. An error means the file is not a usable model;
 // the registry keeps serving the previous version.
 type LoadFunc func(data []byte) (Model, error)
@@ -236,9 +239,12 @@ func (r *Registry) reload(force bool) error {
 		case r.builtin[name] != nil:
 			r.log.Warn("model file removed; serving the builtin model again", "model", name, "path", e.path)
 		case name == old.def.name && e.model != nil:
+			if e.loadErr == errFileRemoved {
+				next[name] = e // already reported
+				continue
+			}
 			kept := *e
-			kept.loadErr = "model file was removed; the last version loaded keeps serving"
-			kept.loadErrAt = time.Now()
+			kept.loadErr, kept.loadErrAt = errFileRemoved, time.Now()
 			next[name] = &kept
 			r.log.Error("default model file removed; keeping the loaded version", "model", name, "path", e.path)
 		default:

@@ -218,3 +218,30 @@ func TestHotReload(t *testing.T) {
 		t.Errorf("load failures not logged:\n%s", logs.String())
 	}
 }
+
+// The default model keeps serving when its file is removed, and says so.
+func TestRegistryDefaultFileRemoved(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "only.model")
+	m := trainModel(t, "only")
+	writeFile(t, path, encodeModel(t, m))
+	reg, err := NewRegistry(RegistryOptions{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(path)
+	for range 2 {
+		if err := reg.Reload(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e, err := reg.lookup("")
+	if err != nil || e.name != "only" || e.version != m.Version() || e.loadErr != errFileRemoved {
+		t.Fatalf("after removing the default's file: %+v, %v; want it serving with a load error", e, err)
+	}
+	at := e.loadErrAt
+	reg.Reload()
+	if e, _ := reg.lookup(""); !e.loadErrAt.Equal(at) {
+		t.Errorf("load_error_at moved from %v to %v on a reload that changed nothing", at, e.loadErrAt)
+	}
+}
