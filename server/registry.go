@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -211,7 +212,16 @@ func (r *Registry) reload(force bool) error {
 		}
 		for _, de := range des {
 			n := de.Name()
-			if !strings.HasSuffix(n, ModelExt) || strings.HasPrefix(n, ".") || !de.Type().IsRegular() {
+			if !strings.HasSuffix(n, ModelExt) || strings.HasPrefix(n, ".") {
+				continue
+			}
+			// Symbolic links count when they lead to a file: Kubernetes mounts ConfigMap and
+			// Secret files as links, and updates them by swapping the links.
+			if t := de.Type(); t&fs.ModeSymlink != 0 {
+				if fi, err := os.Stat(filepath.Join(r.opts.Dir, n)); err != nil || !fi.Mode().IsRegular() {
+					continue
+				}
+			} else if !t.IsRegular() {
 				continue
 			}
 			if name := strings.TrimSuffix(n, ModelExt); name != "" {

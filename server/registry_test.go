@@ -33,6 +33,13 @@ func TestRegistryFolder(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "news-topics.model"), encodeModel(t, override))
 	writeFile(t, filepath.Join(dir, "broken.model"), []byte("not a model"))
 	writeFile(t, filepath.Join(dir, "notes.txt"), []byte("ignored"))
+	// Served through a symbolic link, as Kubernetes mounts ConfigMaps.
+	other := t.TempDir()
+	writeFile(t, filepath.Join(other, "linked"), encodeModel(t, trainModel(t, "linked")))
+	if err := os.Symlink(filepath.Join(other, "linked"), filepath.Join(dir, "linked.model")); err != nil {
+		t.Fatal(err)
+	}
+	os.Mkdir(filepath.Join(dir, "folder.model"), 0o755)
 
 	reg, err := NewRegistry(RegistryOptions{
 		Builtin: []NamedModel{{Name: models.DefaultName, Model: defaultModel(t)}},
@@ -52,8 +59,8 @@ func TestRegistryFolder(t *testing.T) {
 	for _, m := range list.Models {
 		names = append(names, m.Name)
 	}
-	if got := strings.Join(names, ","); got != "news-topics,a,broken" || list.DefaultModel != models.DefaultName {
-		t.Fatalf("ListModels = %s (default %s), want news-topics,a,broken (default news-topics)", got, list.DefaultModel)
+	if got := strings.Join(names, ","); got != "news-topics,a,broken,linked" || list.DefaultModel != models.DefaultName {
+		t.Fatalf("ListModels = %s (default %s), want news-topics,a,broken,linked (default news-topics)", got, list.DefaultModel)
 	}
 	def, a2, broken := list.Models[0], list.Models[1], list.Models[2]
 	if !def.Default || def.Version != override.Version() {
@@ -71,7 +78,7 @@ func TestRegistryFolder(t *testing.T) {
 		t.Errorf("Classify(model a) = %v, %v; want model a version %s", resp, err, a.Version())
 	}
 	_, err = env.cls.Classify(ctx, &topicdv1.ClassifyRequest{Document: doc("", "hackers"), Model: "broken"})
-	wantStatus(t, "Classify(model broken)", err, codes.FailedPrecondition, `"broken"`, "news-topics, a")
+	wantStatus(t, "Classify(model broken)", err, codes.FailedPrecondition, `"broken"`, "news-topics, a, linked")
 	_, err = env.cls.Classify(ctx, &topicdv1.ClassifyRequest{Document: doc("", "hackers"), Model: "zzz"})
 	wantStatus(t, "Classify(model zzz)", err, codes.NotFound, `"zzz"`, "news-topics, a")
 	_, err = env.models.GetModel(ctx, &topicdv1.GetModelRequest{Name: "zzz"})
