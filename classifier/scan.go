@@ -27,6 +27,8 @@ func (m *Model) scoreWords(sums []float64, s string, st *Stats) {
 			continue
 		}
 		start := i
+		var k0 uint64
+		short := false // the word fits in k0, as it was read
 		var word []byte
 		var runes int
 		var digits bool
@@ -41,12 +43,17 @@ func (m *Model) scoreWords(sums []float64, s string, st *Stats) {
 			all, any := uint8(clsDigit), uint8(0)
 			tail := true
 			for i+8 <= len(s) {
-				upper, letter, wb := wordBytes(binary.LittleEndian.Uint64(stringBytes(s[i : i+8])))
+				w := binary.LittleEndian.Uint64(stringBytes(s[i : i+8]))
+				upper, letter, wb := wordBytes(w)
 				nonword := ^wb & msb8
 				if nonword != 0 {
 					tz := bits.TrailingZeros64(nonword)
 					keep := uint64(1)<<(tz-7) - 1
 					upper, letter = upper&keep, letter&keep
+					if i == start {
+						// The whole word is in w: keep its packed key.
+						k0, short = w&keep, true
+					}
 					i += tz >> 3
 					tail = false
 				} else {
@@ -73,11 +80,12 @@ func (m *Model) scoreWords(sums []float64, s string, st *Stats) {
 			}
 			switch {
 			case i < len(s) && asciiClass[s[i]] == clsMulti:
-				slow = true
+				slow, short = true, false
 			case any&clsUpper == 0:
 				word = stringBytes(s[start:])[: i-start : len(s)-start]
 				runes, digits = i-start, all == clsDigit
 			default:
+				short = false
 				low = append(low[:0], s[start:i]...)
 				for j, b := range low {
 					low[j] = asciiLower[b]
@@ -93,7 +101,13 @@ func (m *Model) scoreWords(sums []float64, s string, st *Stats) {
 		if runes < cfg.MinLength || (cfg.DropNumbers && digits) {
 			continue
 		}
-		r := tbl.find(word, makeKey(word))
+		var key termKey
+		if short {
+			key = termKey{k0: k0, h: shortHash(k0, 0, len(word))}
+		} else {
+			key = makeKey(word)
+		}
+		r := tbl.find(word, key)
 		if r < 0 {
 			tokens++
 			continue

@@ -58,9 +58,13 @@ func makeKey(b []byte) termKey {
 		k.k0 = binary.LittleEndian.Uint64(b)
 		k.k1 = load64(b[8:min(n, 16)])
 	}
+	if n <= 16 {
+		k.h = shortHash(k.k0, k.k1, n)
+		return k
+	}
 	hi, lo := bits.Mul64(k.k0^hashM1, k.k1^hashM2^uint64(n))
 	h := hi ^ lo
-	for b = b[min(n, 16):]; len(b) > 0; {
+	for b = b[16:]; len(b) > 0; {
 		c := min(len(b), 8)
 		hi, lo = bits.Mul64(h^hashM3, load64(b[:c])^hashM1)
 		h = hi ^ lo
@@ -69,6 +73,14 @@ func makeKey(b []byte) termKey {
 	hi, lo = bits.Mul64(h^hashM2, hashM3)
 	k.h = hi ^ lo
 	return k
+}
+
+// shortHash is makeKey's hash of a term of n <= 16 bytes packed into k0 and k1; small enough to
+// inline, so the scanner can hash a word it already holds in a register.
+func shortHash(k0, k1 uint64, n int) uint64 {
+	hi, lo := bits.Mul64(k0^hashM1, k1^hashM2^uint64(n))
+	hi, lo = bits.Mul64((hi^lo)^hashM2, hashM3)
+	return hi ^ lo
 }
 
 // table maps a term to its row of per-label weights. It is built once and only read after, so
