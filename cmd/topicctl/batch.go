@@ -130,11 +130,11 @@ flags:`)
 	j := &batchJob{flags: &f, out: out, rs: rs, stderr: stderr, labels: map[string]int64{}}
 	j.startProgress(stderr, in)
 	docs := make(chan *topicdv1.Document, 1024)
-	var feedErr error
+	var feedErr atomic.Pointer[error]
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		feedErr = j.feed(ctx, in, docs)
-		if feedErr != nil {
+		if err := j.feed(ctx, in, docs); err != nil {
+			feedErr.Store(&err)
 			cancel()
 		}
 	})
@@ -148,7 +148,6 @@ flags:`)
 		c, err := f.conn.dial()
 		if err != nil {
 			cancel()
-			wg.Wait()
 			out.close()
 			return err
 		}
@@ -157,7 +156,6 @@ flags:`)
 		// writing an error record for every document.
 		if _, err := c.GetModel(ctx, f.model); status.Code(err) == codes.NotFound {
 			cancel()
-			wg.Wait()
 			out.close()
 			return fmt.Errorf("--model %q: %s", f.model, status.Convert(err).Message())
 		}
@@ -179,11 +177,15 @@ flags:`)
 	}
 	elapsed := time.Since(start)
 	cancel()
-	wg.Wait()
+	if runErr == nil {
+		// The job ends only once the input did, so this does not wait. After an error the
+		// reader may be blocked on standard input: leave it, nothing it does matters now.
+		wg.Wait()
+	}
 	j.stopProgress()
 	closeErr := out.close()
-	if feedErr != nil {
-		return fmt.Errorf("read input %s: %w", f.in, feedErr)
+	if err := feedErr.Load(); err != nil {
+		return fmt.Errorf("read input %s: %w", f.in, *err)
 	}
 	if runErr != nil {
 		if ctx.Err() != nil && errors.Is(runErr, context.Canceled) {
