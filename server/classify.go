@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"runtime/debug"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc/status"
@@ -12,6 +14,10 @@ import (
 
 // ctxCheckEvery is how many documents of a batch are classified between looks at the deadline.
 const ctxCheckEvery = 32
+
+// minParallelBatch is the smallest batch split over several goroutines: below it, starting them
+// costs more than it saves.
+const minParallelBatch = 16
 
 // unaryBlock is every message of a Classify response in one allocation.
 type unaryBlock struct {
@@ -47,7 +53,8 @@ func (s *Server) Classify(ctx context.Context, req *topicdv1.ClassifyRequest) (*
 }
 
 // ClassifyBatch labels up to Options.MaxBatchDocuments documents with one model: one result per
-// document, in order; a bad document gets an error result and the others are classified.
+// document, in order; a bad document gets an error result and the others are classified. A batch
+// of 16 documents or more is classified on Options.StreamWorkers goroutines.
 func (s *Server) ClassifyBatch(ctx context.Context, req *topicdv1.ClassifyBatchRequest) (*topicdv1.ClassifyBatchResponse, error) {
 	docs := req.GetDocuments()
 	if len(docs) > s.opts.MaxBatchDocuments {
@@ -64,22 +71,50 @@ func (s *Server) ClassifyBatch(ctx context.Context, req *topicdv1.ClassifyBatchR
 	}
 	blocks := make([]batchBlock, len(docs))
 	results := make([]*topicdv1.ClassifyBatchResult, len(docs))
-	for i, d := range docs {
-		if i%ctxCheckEvery == 0 && ctx.Err() != nil {
-			return nil, contextError(ctx.Err())
+	classifyRange := func(from, to int) {
+		for i := from; i < to; i++ {
+			if (i-from)%ctxCheckEvery == 0 && ctx.Err() != nil {
+				return
+			}
+			results[i] = s.batchItem(ctx, &blocks[i], e, docs[i], opts)
 		}
-		b := &blocks[i]
-		b.res.DocumentId = validUTF8(d.GetId())
-		c, err := s.classify(ctx, &b.cb, e, d, opts)
-		if err != nil {
-			b.res.Result = &topicdv1.ClassifyBatchResult_Error{Error: status.Convert(s.rejected(err)).Proto()}
-		} else {
-			b.one.Classification = c
-			b.res.Result = &b.one
+	}
+	// A large batch is split over the stream workers so one call can use every core.
+	if w := s.opts.StreamWorkers; w > 1 && len(docs) >= minParallelBatch {
+		var wg sync.WaitGroup
+		chunk := (len(docs) + w - 1) / w
+		for from := 0; from < len(docs); from += chunk {
+			wg.Go(func() { classifyRange(from, min(from+chunk, len(docs))) })
 		}
-		results[i] = &b.res
+		wg.Wait()
+	} else {
+		classifyRange(0, len(docs))
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, contextError(err)
 	}
 	return &topicdv1.ClassifyBatchResponse{Results: results}, nil
+}
+
+// batchItem classifies one document of a batch into b. A panic becomes this document's INTERNAL
+// error: the batch may run on goroutines the recovery interceptor does not watch.
+func (s *Server) batchItem(ctx context.Context, b *batchBlock, e *modelEntry, d *topicdv1.Document, opts classifier.Options) (res *topicdv1.ClassifyBatchResult) {
+	b.res.DocumentId = validUTF8(d.GetId())
+	defer func() {
+		if p := recover(); p != nil {
+			err := s.rejected(s.panicError(ctx, "ClassifyBatch", p, debug.Stack()))
+			b.res.Result = &topicdv1.ClassifyBatchResult_Error{Error: status.Convert(err).Proto()}
+			res = &b.res
+		}
+	}()
+	c, err := s.classify(ctx, &b.cb, e, d, opts)
+	if err != nil {
+		b.res.Result = &topicdv1.ClassifyBatchResult_Error{Error: status.Convert(s.rejected(err)).Proto()}
+	} else {
+		b.one.Classification = c
+		b.res.Result = &b.one
+	}
+	return &b.res
 }
 
 // classify validates d, classifies it with e and fills cb with the result.

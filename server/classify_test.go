@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -174,6 +175,36 @@ func TestClassifyBatch(t *testing.T) {
 		}
 	})
 
+	t.Run("large", func(t *testing.T) {
+		env := newTestEnv(t, nil, Options{MaxBatchDocuments: 1000, StreamWorkers: 3})
+		var docs []*topicdv1.Document
+		for i := range 1000 {
+			text := fmt.Sprintf("document %d about migrants and hackers", i)
+			if i%13 == 0 {
+				text = ""
+			}
+			docs = append(docs, doc(fmt.Sprint(i), text))
+		}
+		resp, err := env.cls.ClassifyBatch(ctx, &topicdv1.ClassifyBatchRequest{Documents: docs})
+		if err != nil {
+			t.Fatalf("ClassifyBatch(1000) = %v", err)
+		}
+		if len(resp.Results) != len(docs) {
+			t.Fatalf("ClassifyBatch(1000) returned %d results", len(resp.Results))
+		}
+		for i, r := range resp.Results {
+			want := fmt.Sprint(i)
+			switch {
+			case r.DocumentId != want:
+				t.Fatalf("results[%d].document_id = %q, want %q", i, r.DocumentId, want)
+			case i%13 == 0 && r.GetError().GetCode() != int32(codes.InvalidArgument):
+				t.Errorf("results[%d] = %v, want INVALID_ARGUMENT", i, r)
+			case i%13 != 0 && r.GetClassification().GetDocumentId() != want:
+				t.Errorf("results[%d] = %v, want the classification of %s", i, r, want)
+			}
+		}
+	})
+
 	t.Run("missing document", func(t *testing.T) {
 		resp, err := env.cls.ClassifyBatch(ctx, &topicdv1.ClassifyBatchRequest{Documents: []*topicdv1.Document{nil, doc("x", "hackers")}})
 		if err != nil {
@@ -197,6 +228,27 @@ func TestPanicBecomesInternal(t *testing.T) {
 		wantStatus(t, "Classify(panicking model)", err, codes.Internal, "internal error")
 		if _, err := env.cls.Classify(ctx, &topicdv1.ClassifyRequest{Document: doc("", "hackers")}); err != nil {
 			t.Fatalf("round %d: Classify after a panic = %v, want success", i, err)
+		}
+	}
+	// In a batch, large enough to run on several goroutines, only the panicking document fails.
+	var docs []*topicdv1.Document
+	for i := range 40 {
+		text := "hackers stole passwords"
+		if i%7 == 3 {
+			text = "PANIC"
+		}
+		docs = append(docs, doc(fmt.Sprint(i), text))
+	}
+	resp, err := env.cls.ClassifyBatch(ctx, &topicdv1.ClassifyBatchRequest{Documents: docs})
+	if err != nil {
+		t.Fatalf("ClassifyBatch with panicking documents = %v", err)
+	}
+	for i, r := range resp.Results {
+		if i%7 == 3 && r.GetError().GetCode() != int32(codes.Internal) {
+			t.Errorf("results[%d] = %v, want INTERNAL", i, r)
+		}
+		if i%7 != 3 && r.GetClassification() == nil {
+			t.Errorf("results[%d] = %v, want a classification", i, r)
 		}
 	}
 	if !strings.Contains(env.logs.String(), "test panic") {
