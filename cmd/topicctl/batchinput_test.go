@@ -187,3 +187,32 @@ func TestInputErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestCountInput(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name, content string
+		want          int64
+	}{
+		{"a.jsonl", "{}\n{}\n{}\n", 3},
+		{"b.jsonl", "{}\n{}", 2},
+		{"c.jsonl", "", 0},
+		{"d.csv", "id,text\n1,a\n2,b\n", 2},
+	} {
+		path := filepath.Join(dir, tt.name)
+		if err := os.WriteFile(path, []byte(tt.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r, err := openInput(path, "auto", nil)
+		if err != nil {
+			t.Fatalf("openInput(%s): %v", tt.name, err)
+		}
+		if got := countInput(path, r); got != tt.want {
+			t.Errorf("countInput(%s) = %d, want %d", tt.name, got, tt.want)
+		}
+		r.Close()
+	}
+	if got := countInput("-", nil); got != -1 {
+		t.Errorf("countInput(stdin) = %d, want -1", got)
+	}
+}
