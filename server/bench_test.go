@@ -97,3 +97,20 @@ func BenchmarkStream(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkBatch is documents per second through ClassifyBatch calls of 100 documents (ns/op is
+// per document).
+func BenchmarkBatch(b *testing.B) {
+	env := newTestEnv(b, nil, Options{})
+	docs := make([]*topicdv1.Document, 100)
+	for i := range docs {
+		docs[i] = doc(fmt.Sprint(i), FloorSample)
+	}
+	req := &topicdv1.ClassifyBatchRequest{Documents: docs}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i += len(docs) {
+		if _, err := env.cls.ClassifyBatch(context.Background(), req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
