@@ -1,16 +1,65 @@
 // Command topicd is the topicd gRPC server: it labels news articles by topic (cybersecurity,
 // migration, diplomacy, other) with a confidence for every label.
 //
-// It serves topicd.v1.ClassifierService and topicd.v1.ModelService with the embedded default
-// model ("news-topics") and the *.model files of --model-dir, next to grpc.health.v1.Health and
-// server reflection, so grpcurl works without .proto files. Every flag has an environment
-// variable (TOPICD_LISTEN, ...); run `topicd --help` for the list and the defaults.
+// It serves topicd.v1.ClassifierService and topicd.v1.ModelService next to grpc.health.v1.Health
+// (overall "" and per service) and server reflection, so grpcurl works without .proto files:
 //
-// Signals: SIGINT and SIGTERM shut down gracefully (health NOT_SERVING, streams end with
-// UNAVAILABLE, calls in flight get --shutdown-timeout to finish); SIGHUP reloads the model files.
+//	go run ./cmd/topicd
+//	grpcurl -plaintext localhost:50051 list
 //
-// Once it listens, topicd logs one line with msg "serving" and the bound address in "addr" (and
-// "metrics_addr" when metrics are on), so a caller that asked for port 0 can read the port.
+// # Configuration
+//
+// Every setting is a flag and an environment variable (--max-document-bytes and
+// TOPICD_MAX_DOCUMENT_BYTES); a flag overrides the variable. Values are checked at start and a
+// bad one stops topicd with a message naming the flag. `topicd --help` lists them all with
+// their defaults.
+//
+// # Models
+//
+// topicd always holds the embedded model "news-topics". With --model-dir it also serves every
+// *.model file of the folder under its file name without the extension (news-topics.model
+// replaces the embedded model; symbolic links are followed). Files are reloaded on SIGHUP and
+// when their size or modification time changes (polled every --reload-interval). A new version
+// is swapped in atomically: calls in flight finish on the version they started with. A file that
+// does not load, whether corrupt, truncated or still being written, never replaces a working
+// version: the old one keeps serving, and the error is logged and shown in the model's load_error
+// by ModelService. To publish a model, write it under another name (not ending in .model) and
+// rename it into place.
+//
+// # Logs
+//
+// slog, JSON (default) or text, on stderr. Once it listens, topicd logs one line with
+// msg "serving" and the bound address in "addr" (and "metrics_addr" when metrics are on), so a
+// caller that asked for port 0 can read the port:
+//
+//	{"time":"...","level":"INFO","msg":"serving","addr":"127.0.0.1:50051","metrics_addr":"",
+//	 "tls":false,"mtls":false,"default_model":"news-topics","models":["news-topics"],
+//	 "bench_floor":false,"ready_ms":13}
+//
+// Then one line per call: msg "call" with method, code, duration_ms, peer, model and the error
+// sent to the client; never the document text.
+//
+// # Metrics
+//
+// With --metrics-listen (off by default, so several replicas can share a host), Prometheus
+// metrics are served over HTTP at /metrics: go-grpc-middleware's grpc_server_* metrics with
+// handling-time histograms, and topicd_documents_classified_total{model,label},
+// topicd_documents_rejected_total{code}, topicd_document_size_bytes{model},
+// topicd_classification_duration_seconds{model}, topicd_model_loads_total{model,result},
+// topicd_model_load_error{model} and topicd_model_info{model,version,default}, plus the Go and
+// process collectors.
+//
+// # TLS
+//
+// --tls-cert and --tls-key serve TLS; --tls-client-ca also requires every client to present a
+// certificate signed by that CA (mutual TLS).
+//
+// # Signals
+//
+// SIGINT and SIGTERM shut down gracefully: health goes NOT_SERVING, open ClassifyStream calls
+// answer the documents they took and end with UNAVAILABLE (clients resend the rest elsewhere),
+// unary calls in flight get --shutdown-timeout to finish, then what is left is cut. SIGHUP
+// reloads the model files.
 package main
 
 import (
