@@ -27,9 +27,8 @@ type streamBlock struct {
 // so one stream can use every core; responses may therefore come back out of order) and the
 // handler's own goroutine sends. At most Options.StreamWindow documents, and about
 // Options.StreamWindowBytes of text, are between Recv and Send: when the window is full the
-// receiver stops calling Recv, the HTTP/2 flow-control window
-// fills, and a client that sends faster than it reads is slowed down instead of growing the
-// server's memory.
+// receiver stops calling Recv, the HTTP/2 flow-control window fills, and a client that sends
+// faster than it reads is slowed down instead of growing the server's memory.
 //
 // A bad document gets an error response and the stream goes on. When the server drains
 // ([Server.Drain]) the stream stops taking documents, answers the ones it took, and ends with
@@ -45,11 +44,8 @@ func (s *Server) ClassifyStream(stream topicdv1.ClassifierService_ClassifyStream
 		maxBytes: int64(s.opts.StreamWindowBytes),
 	}
 	go st.receive(ctx, stream, s.draining)
-	var wg sync.WaitGroup
 	for range s.opts.StreamWorkers {
-		wg.Add(1)
 		go func() {
-			defer wg.Done()
 			for j := range st.jobs {
 				st.results <- streamResult{s.streamItem(ctx, j.req), j.size}
 			}
