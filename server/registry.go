@@ -87,7 +87,6 @@ type modelEntry struct {
 	model   Model // nil when the file never loaded
 	version string
 	info    classifier.Info
-	builtin bool // model is the builtin one, not a file's
 
 	loadedAt time.Time
 	path     string    // file the model came from or was last tried from; empty for builtin
@@ -117,7 +116,7 @@ func NewRegistry(opts RegistryOptions) (*Registry, error) {
 		if b.Name == "" || b.Model == nil {
 			return nil, errors.New("builtin model needs a name and a model")
 		}
-		e := &modelEntry{name: b.Name, model: b.Model, builtin: true, loadedAt: now}
+		e := &modelEntry{name: b.Name, model: b.Model, loadedAt: now}
 		e.describe(opts.Metrics)
 		r.builtin[b.Name] = e
 	}
@@ -187,9 +186,6 @@ func (r *Registry) lookup(name string) (*modelEntry, error) {
 	}
 	return e, nil
 }
-
-// defaultModel returns the entry of the default model, which always serves.
-func (r *Registry) defaultModel() *modelEntry { return r.snap.Load().def }
 
 func (r *Registry) reload(force bool) error {
 	r.mu.Lock()
