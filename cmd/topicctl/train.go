@@ -39,13 +39,14 @@ type trainSettings struct {
 	calFolds     int
 	longDocs     int     // long documents per label (and fold) for calibration and evaluation
 	longShare    float64 // share of the calibration loss the long documents carry
+	calBalance   bool    // weigh calibration samples so every label counts alike
 }
 
 func (s *trainSettings) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.variant, "variant", "complement", "naive-Bayes variant: multinomial or complement")
-	fs.Float64Var(&s.alpha, "alpha", 0.5, "additive smoothing")
-	fs.StringVar(&s.priors, "priors", "uniform", "class priors: learned, uniform or balanced")
-	fs.StringVar(&s.labelWeights, "label-weights", "cybersecurity=3,migration=2", "per-label count weights, `label=w,...` (others weigh 1)")
+	fs.Float64Var(&s.alpha, "alpha", 0.2, "additive smoothing")
+	fs.StringVar(&s.priors, "priors", "learned", "class priors: learned, uniform or balanced")
+	fs.StringVar(&s.labelWeights, "label-weights", "cybersecurity=3,migration=1.5", "per-label count weights, `label=w,...` (others weigh 1)")
 	fs.IntVar(&s.minLength, "min-length", 2, "drop words of fewer runes")
 	fs.BoolVar(&s.dropNumbers, "drop-numbers", true, "drop all-digit words")
 	fs.BoolVar(&s.stopWords, "stop-words", true, "drop English stop words")
@@ -57,6 +58,7 @@ func (s *trainSettings) register(fs *flag.FlagSet) {
 	fs.IntVar(&s.calFolds, "calibration-folds", 5, "folds of the out-of-fold scores calibration is fitted on")
 	fs.IntVar(&s.longDocs, "long", 40, "long documents (3-30 rows joined) per label for calibration (per fold) and evaluation")
 	fs.Float64Var(&s.longShare, "long-share", 0.5, "share of the calibration loss carried by long documents")
+	fs.BoolVar(&s.calBalance, "calibration-balance", false, "weigh calibration samples so every label counts alike (calibrates for a balanced label mix)")
 }
 
 // config turns the settings into a TrainConfig and the settings map recorded in the model file.
@@ -105,6 +107,7 @@ func (s *trainSettings) config() (classifier.TrainConfig, error) {
 		"calibration.folds":      strconv.Itoa(s.calFolds),
 		"calibration.long":       strconv.Itoa(s.longDocs),
 		"calibration.long_share": strconv.FormatFloat(s.longShare, 'g', -1, 64),
+		"calibration.balance":    strconv.FormatBool(s.calBalance),
 	}
 	return cfg, nil
 }
@@ -142,11 +145,15 @@ func (s *trainSettings) fit(exs []classifier.Example, cfg classifier.TrainConfig
 		if err != nil {
 			return nil, err
 		}
+		if s.calBalance {
+			balance(short)
+			balance(long)
+		}
 		samples := short
 		if s.longShare > 0 && len(long) > 0 {
 			w := s.longShare / (1 - s.longShare) * float64(len(short)) / float64(len(long))
 			for _, l := range long {
-				l.Weight = w
+				l.Weight = w * weightOf(l)
 				samples = append(samples, l)
 			}
 		}
@@ -157,6 +164,24 @@ func (s *trainSettings) fit(exs []classifier.Example, cfg classifier.TrainConfig
 		cfg.Calibration = cal
 	}
 	return classifier.Train(exs, cfg)
+}
+
+// balance weighs samples by the inverse of their label's frequency, normalised to a mean of 1.
+func balance(samples []classifier.CalibrationSample) {
+	count := map[int]int{}
+	for _, s := range samples {
+		count[s.Label]++
+	}
+	for i := range samples {
+		samples[i].Weight = float64(len(samples)) / float64(len(count)*count[samples[i].Label])
+	}
+}
+
+func weightOf(s classifier.CalibrationSample) float64 {
+	if s.Weight == 0 {
+		return 1
+	}
+	return s.Weight
 }
 
 // trainSummary is what `topicctl train --json` prints.

@@ -1,0 +1,202 @@
+#!/usr/bin/python3
+"""Peers, side by side: scikit-learn MultinomialNB and ComplementNB and fastText supervised,
+trained on the same training split as topicd and scored on the same validation split.
+
+Install (Debian): apt-get install -y python3-sklearn fasttext
+Run with the system python (a pyenv python on PATH may lack scikit-learn):
+
+    /usr/bin/python3 scripts/peers/peers.py --data ../shared/corpus/news-topics-train.jsonl
+    /usr/bin/python3 scripts/peers/peers.py --data ... --topicd   # adds topicd's row (go run topicctl)
+
+The split is topicd's default `--validate newest=0.2`: for every label, the newest 20 % of that
+label's rows by date validate and the rest train (ties broken by row order). A single date cutoff
+is not used because diplomacy and other stop in 2021 (see docs/accuracy.md).
+
+The long-document columns score concatenations of 3 to 30 validation items of one label, built
+exactly as `topicctl eval --long N` builds them.
+
+This script is outside the test suite on purpose: it needs Python, scikit-learn and fastText.
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+LABELS = ["cybersecurity", "migration", "diplomacy", "other"]
+
+
+def load(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def split_newest(rows, fraction):
+    """Mirror of classifier.SplitNewest."""
+    by_label = {}
+    for i, r in enumerate(rows):
+        by_label.setdefault(r["label"], []).append(i)
+    held = set()
+    for idx in by_label.values():
+        idx = sorted(idx, key=lambda i: rows[i].get("date", ""))  # stable: ties keep row order
+        n = int(len(idx) * fraction + 0.5)
+        if n == 0 and len(idx) > 1:
+            n = 1
+        held.update(idx[len(idx) - n:])
+    train = [r for i, r in enumerate(rows) if i not in held]
+    valid = [r for i, r in enumerate(rows) if i in held]
+    return train, valid
+
+
+def long_docs(valid, per_label):
+    """Mirror of topicctl eval --long: per label, doc j joins s_j = 3 + (11*j mod 28) items,
+    walking that label's validation items cyclically in row order."""
+    out = []
+    for label in LABELS:
+        items = [r["text"] for r in valid if r["label"] == label]
+        if not items:
+            continue
+        off = 0
+        for j in range(per_label):
+            s = 3 + (11 * j) % 28
+            out.append({"label": label, "text": "\n\n".join(items[(off + t) % len(items)] for t in range(s))})
+            off += s
+    return out
+
+
+def metrics(y_true, y_pred, conf):
+    n = len(y_true)
+    labels = [l for l in LABELS if l in y_true or l in y_pred]
+    res = {"accuracy": sum(t == p for t, p in zip(y_true, y_pred)) / n, "per_label": {}}
+    f1s = []
+    for l in labels:
+        tp = sum(1 for t, p in zip(y_true, y_pred) if t == l and p == l)
+        npred = sum(1 for p in y_pred if p == l)
+        nsup = sum(1 for t in y_true if t == l)
+        p = tp / npred if npred else 0.0
+        r = tp / nsup if nsup else 0.0
+        f1 = 2 * p * r / (p + r) if p + r else 0.0
+        res["per_label"][l] = (p, r, f1, nsup)
+        f1s.append(f1)
+    res["macro_f1"] = sum(f1s) / len(f1s)
+    bins = [[0, 0.0, 0] for _ in range(10)]  # count, sum conf, correct
+    for t, p, c in zip(y_true, y_pred, conf):
+        c = min(max(c, 0.0), 1.0)
+        b = min(int(c * 10), 9)
+        bins[b][0] += 1
+        bins[b][1] += c
+        bins[b][2] += t == p
+    res["ece"] = sum(abs(k / cnt - s / cnt) * cnt / n for cnt, s, k in bins if cnt)
+    return res
+
+
+def sklearn_peer(kind, train, tests):
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.naive_bayes import ComplementNB, MultinomialNB
+    vec = CountVectorizer()
+    x = vec.fit_transform([r["text"] for r in train])
+    model = (MultinomialNB() if kind == "mnb" else ComplementNB()).fit(x, [r["label"] for r in train])
+    outs = []
+    for rows in tests:
+        prob = model.predict_proba(vec.transform([r["text"] for r in rows]))
+        pred = [model.classes_[i] for i in prob.argmax(axis=1)]
+        outs.append((pred, list(prob.max(axis=1))))
+    return outs
+
+
+def ft_text(s):
+    return " ".join(re.findall(r"\w+", s.lower()))
+
+
+def fasttext_peer(train, tests, tmp):
+    path = os.path.join(tmp, "ft-train.txt")
+    with open(path, "w", encoding="utf-8") as f:
+        for r in train:
+            f.write("__label__%s %s\n" % (r["label"], ft_text(r["text"])))
+    model = os.path.join(tmp, "ft")
+    subprocess.run(["fasttext", "supervised", "-input", path, "-output", model, "-epoch", "25",
+                    "-lr", "0.5", "-wordNgrams", "2", "-thread", "1", "-seed", "1", "-verbose", "0"],
+                   check=True)
+    outs = []
+    for k, rows in enumerate(tests):
+        tpath = os.path.join(tmp, "ft-test-%d.txt" % k)
+        with open(tpath, "w", encoding="utf-8") as f:
+            for r in rows:
+                f.write(ft_text(r["text"]) + "\n")
+        got = subprocess.run(["fasttext", "predict-prob", model + ".bin", tpath, "1"], check=True,
+                             capture_output=True, text=True).stdout.splitlines()
+        pred, conf = [], []
+        for line in got:
+            lab, p = line.split()[:2]
+            pred.append(lab[len("__label__"):])
+            conf.append(float(p))
+        outs.append((pred, conf))
+    return outs
+
+
+def topicd_peer(train, valid, tmp, repo, long_n, settings):
+    """Trains topicd on the same training rows and reads `topicctl eval --json`."""
+    tpath, vpath, model = (os.path.join(tmp, n) for n in ("train.jsonl", "valid.jsonl", "topicd.model"))
+    for p, rows in ((tpath, train), (vpath, valid)):
+        with open(p, "w", encoding="utf-8") as f:
+            for r in rows:
+                f.write(json.dumps(r) + "\n")
+    run = ["go", "run", "./cmd/topicctl"]
+    subprocess.run(run + ["train", "--data", tpath, "--out", model, "--validate", "none"] + settings,
+                   check=True, cwd=repo, stdout=subprocess.DEVNULL)
+    out = subprocess.run(run + ["eval", "--model", model, "--data", vpath, "--json", "--long", str(long_n)],
+                         check=True, cwd=repo, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def row(name, short, longr):
+    cy = short["per_label"].get("cybersecurity", (0, 0, 0, 0))
+    cells = [name, "%.3f" % short["macro_f1"], "%.3f" % short["accuracy"]]
+    for l in LABELS:
+        p, r, _, _ = short["per_label"].get(l, (0, 0, 0, 0))
+        cells.append("%.2f/%.2f" % (p, r))
+    cells += ["%.3f" % cy[1], "%.3f" % short["ece"], "%.3f" % longr["accuracy"], "%.3f" % longr["ece"]]
+    return "| " + " | ".join(cells) + " |"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default="../shared/corpus/news-topics-train.jsonl")
+    ap.add_argument("--fraction", type=float, default=0.2, help="newest share of each label that validates")
+    ap.add_argument("--long", type=int, default=100, help="long documents per label")
+    ap.add_argument("--topicd", action="store_true", help="also train and score topicd (needs go)")
+    ap.add_argument("--topicd-flag", action="append", default=[], help="extra topicctl train flag")
+    args = ap.parse_args()
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    rows = load(args.data)
+    train, valid = split_newest(rows, args.fraction)
+    longs = long_docs(valid, args.long)
+    print("train %d rows, validate %d rows, %d long documents" % (len(train), len(valid), len(longs)),
+          file=sys.stderr)
+    head = ("| model | macro-F1 | accuracy | " + " | ".join("%s P/R" % l for l in LABELS)
+            + " | cyber recall | ECE | long acc | long ECE |")
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
+    with tempfile.TemporaryDirectory() as tmp:
+        tests = [valid, longs]
+        peers = [("sklearn MultinomialNB", lambda: sklearn_peer("mnb", train, tests)),
+                 ("sklearn ComplementNB", lambda: sklearn_peer("cnb", train, tests)),
+                 ("fastText supervised", lambda: fasttext_peer(train, tests, tmp))]
+        for name, fit in peers:
+            (sp, sc), (lp, lc) = fit()
+            print(row(name, metrics([r["label"] for r in valid], sp, sc),
+                      metrics([r["label"] for r in longs], lp, lc)), flush=True)
+        if args.topicd:
+            rep = topicd_peer(train, valid, tmp, repo, args.long, args.topicd_flag)
+
+            def conv(e):
+                return {"accuracy": e["Accuracy"], "macro_f1": e["MacroF1"], "ece": e["ExpectedCalibrationError"],
+                        "per_label": {m["Label"]: (m["Precision"], m["Recall"], m["F1"], m["Support"])
+                                      for m in e["Labels"]}}
+            print(row("topicd", conv(rep["Report"]), conv(rep["Long"])))
+
+
+if __name__ == "__main__":
+    main()
