@@ -23,6 +23,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
+	"github.com/topicd/topicd/client"
 	topicdv1 "github.com/topicd/topicd/proto/topicd/v1"
 )
 
@@ -214,7 +215,7 @@ func TestEndToEnd(t *testing.T) {
 	ctx := testCtx(t)
 	conn := dial(t, p.addr)
 
-	t.Run("client", func(t *testing.T) {
+	t.Run("grpc stubs", func(t *testing.T) {
 		resp, err := topicdv1.NewClassifierServiceClient(conn).Classify(ctx, &topicdv1.ClassifyRequest{
 			Document: &topicdv1.Document{Id: "a1", Text: sampleArticle},
 		})
@@ -243,6 +244,29 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	// grpcurlRun runs grpcurl -plaintext [-d data] ADDR args...
+	t.Run("go client", func(t *testing.T) {
+		c, err := client.New(p.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		res, err := c.ClassifyText(ctx, sampleArticle)
+		if err != nil {
+			t.Fatalf("client.ClassifyText = %v", err)
+		}
+		var labels []string
+		var conf []float64
+		for _, s := range res.Scores {
+			labels = append(labels, s.Label)
+			conf = append(conf, float64(s.Confidence))
+		}
+		checkClassification(t, "client.ClassifyText", labels, conf)
+		results, err := c.ClassifyBatch(ctx, []*topicdv1.Document{{Id: "b1", Text: sampleArticle}, {Id: "b2", Text: ""}})
+		if err != nil || len(results) != 2 {
+			t.Fatalf("client.ClassifyBatch = %d results, %v; want 2", len(results), err)
+		}
+	})
+
 	t.Run("limits", func(t *testing.T) {
 		cls := topicdv1.NewClassifierServiceClient(conn)
 		// Just under the 1 MiB default limit: finite confidences that sum to 1.

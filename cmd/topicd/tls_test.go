@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/topicd/topicd/client"
 	topicdv1 "github.com/topicd/topicd/proto/topicd/v1"
 )
 
@@ -29,6 +30,7 @@ type testPKI struct {
 	caFile, serverCert, serverKey string
 	pool                          *x509.CertPool
 	client                        tls.Certificate
+	clientCert, clientKey         string // the client certificate as PEM files
 }
 
 func newTestPKI(t *testing.T) *testPKI {
@@ -83,6 +85,7 @@ func newTestPKI(t *testing.T) *testPKI {
 	sc, sk := issue(2, "localhost", x509.ExtKeyUsageServerAuth)
 	p.serverCert, p.serverKey = write("server.pem", sc), write("server-key.pem", sk)
 	cc, ck := issue(3, "batch-client", x509.ExtKeyUsageClientAuth)
+	p.clientCert, p.clientKey = write("client.pem", cc), write("client-key.pem", ck)
 	if p.client, err = tls.X509KeyPair(cc, ck); err != nil {
 		t.Fatal(err)
 	}
@@ -123,6 +126,15 @@ func TestMutualTLS(t *testing.T) {
 	noCert := dial(t, p.addr, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pki.pool})))
 	if err := classifyOnce(t, noCert); status.Code(err) != codes.Unavailable {
 		t.Errorf("Classify without a client certificate = %v, want UNAVAILABLE (refused)", err)
+	}
+	// The Go client library with the same files.
+	c, err := client.New(p.addr, client.WithTLS(pki.caFile), client.WithClientCertificate(pki.clientCert, pki.clientKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.ClassifyText(testCtx(t), sampleArticle); err != nil {
+		t.Errorf("client.ClassifyText over mTLS = %v", err)
 	}
 	// A certificate from another CA is refused too.
 	other := newTestPKI(t)
