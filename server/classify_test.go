@@ -77,6 +77,8 @@ func TestClassifyErrors(t *testing.T) {
 		{"too large", &topicdv1.ClassifyRequest{Document: doc("", strings.Repeat("x", 1001))}, codes.InvalidArgument, []string{"1001 bytes", "limit of 1000 bytes"}},
 		{"title counts", &topicdv1.ClassifyRequest{Document: &topicdv1.Document{Title: strings.Repeat("t", 600), Text: strings.Repeat("x", 600)}}, codes.InvalidArgument, []string{"1200 bytes"}},
 		{"unknown model", &topicdv1.ClassifyRequest{Document: doc("", "text"), Model: "nope"}, codes.NotFound, []string{`"nope"`, models.DefaultName}},
+		{"long model name", &topicdv1.ClassifyRequest{Document: doc("", "text"), Model: strings.Repeat("m", 1<<20)}, codes.NotFound, []string{`mmm..."`, models.DefaultName}},
+		{"long id", &topicdv1.ClassifyRequest{Document: doc(strings.Repeat("i", 1025), "text")}, codes.InvalidArgument, []string{"document.id is 1025 bytes", "limit of 1024"}},
 		{"min confidence high", &topicdv1.ClassifyRequest{Document: doc("", "text"), Options: &topicdv1.ClassifyOptions{MinConfidence: 1.5}}, codes.InvalidArgument, []string{"min_confidence", "1.5"}},
 		{"min confidence negative", &topicdv1.ClassifyRequest{Document: doc("", "text"), Options: &topicdv1.ClassifyOptions{MinConfidence: -0.1}}, codes.InvalidArgument, []string{"min_confidence"}},
 		{"min confidence NaN", &topicdv1.ClassifyRequest{Document: doc("", "text"), Options: &topicdv1.ClassifyOptions{MinConfidence: float32(math.NaN())}}, codes.InvalidArgument, []string{"min_confidence"}},

@@ -55,7 +55,22 @@ func errExplainTerms(n uint32) error {
 func errUnknownModel(name string, available []string) error {
 	return status.Errorf(codes.NotFound,
 		"no model named %q on this server; available models: %s (an empty model name uses the default)",
-		name, strings.Join(available, ", "))
+		clip(name), strings.Join(available, ", "))
+}
+
+func errIDTooLong(n int) error {
+	return status.Errorf(codes.InvalidArgument,
+		"document.id is %d bytes, over the limit of %d; use a shorter id", n, maxIDBytes)
+}
+
+// clip shortens what a caller sent before it is quoted in a message, so a hostile name cannot
+// make the error as large as the request.
+func clip(s string) string {
+	const max = 100
+	if len(s) <= max {
+		return s
+	}
+	return strings.ToValidUTF8(s[:max], "") + "..."
 }
 
 func errModelNotLoaded(name string, available []string) error {

@@ -12,6 +12,9 @@ import (
 // defaultExplainTerms is what explain_terms 0 means when explain is set, as the API documents.
 const defaultExplainTerms = 5
 
+// maxIDBytes bounds a document id: it is echoed in every response.
+const maxIDBytes = 1024
+
 // validateDocument checks what the server promises to reject with INVALID_ARGUMENT. The size is
 // checked first so an oversized document is rejected before anything scans it.
 func (s *Server) validateDocument(d *topicdv1.Document) error {
@@ -26,6 +29,9 @@ func (s *Server) validateDocument(d *topicdv1.Document) error {
 	}
 	if !utf8.ValidString(d.Title) {
 		return errInvalidUTF8("document.title")
+	}
+	if len(d.Id) > maxIDBytes {
+		return errIDTooLong(len(d.Id))
 	}
 	if !utf8.ValidString(d.Id) {
 		return errInvalidUTF8("document.id")
