@@ -39,7 +39,7 @@ func (r *runner) chunkWorker() {
 		ctx, cancel := context.WithTimeout(r.ctx, r.cfg.CallTimeout)
 		resp, err := r.c.classifier.ClassifyBatch(ctx, &topicdv1.ClassifyBatchRequest{
 			Documents: docs, Model: r.co.model, Options: r.co.opts,
-		}, grpc.WaitForReady(true))
+		}, grpc.WaitForReady(true), grpc.ForceCodecV2(batchCodec{}))
 		cancel()
 		if err == nil && len(resp.GetResults()) != len(docs) {
 			err = status.Errorf(codes.Internal, "server returned %d results for %d documents", len(resp.GetResults()), len(docs))
