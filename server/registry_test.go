@@ -252,3 +252,25 @@ func TestRegistryDefaultFileRemoved(t *testing.T) {
 		t.Errorf("load_error_at moved from %v to %v on a reload that changed nothing", at, e.loadErrAt)
 	}
 }
+
+// A broken file that would override a builtin model leaves the builtin serving, with the error.
+func TestRegistryBrokenOverride(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, models.DefaultName+ModelExt), []byte("half a model"))
+	reg, err := NewRegistry(RegistryOptions{
+		Builtin: []NamedModel{{Name: models.DefaultName, Model: defaultModel(t)}},
+		Dir:     dir,
+	})
+	if err != nil {
+		t.Fatalf("NewRegistry with a broken override = %v, want the builtin serving", err)
+	}
+	env := newTestEnv(t, reg, Options{})
+	got, err := env.models.GetModel(testCtx(t), &topicdv1.GetModelRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Model.Version != defaultModel(t).Version() || got.Model.LoadError == "" {
+		t.Errorf("GetModel = version %s, load_error %q; want the embedded version %s and a load error",
+			got.Model.Version, got.Model.LoadError, defaultModel(t).Version())
+	}
+}
