@@ -78,8 +78,8 @@ type Options struct {
 	// MaxBatchDocuments bounds the documents of one ClassifyBatch call. 0 means
 	// DefaultMaxBatchDocuments.
 	MaxBatchDocuments int
-	// StreamWorkers is how many documents of one stream are classified at once. 0 means
-	// GOMAXPROCS, at most 4.
+	// StreamWorkers is how many documents of one stream, or of one batch of 16 documents or
+	// more, are classified at once. 0 means GOMAXPROCS, at most 4.
 	StreamWorkers int
 	// StreamWindow bounds the documents of one stream that were received and not yet answered;
 	// when it is full the server stops reading, so HTTP/2 flow control slows the client down

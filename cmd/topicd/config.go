@@ -135,7 +135,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	num(&c.MaxConcurrentStreams, "max-concurrent-streams", "TOPICD_MAX_CONCURRENT_STREAMS", "most concurrent calls (streams) per client connection")
 	num(&c.StreamWindow, "stream-window", "TOPICD_STREAM_WINDOW", "most documents of one ClassifyStream received and not yet answered; when full the server stops reading")
 	num(&c.StreamWindowBytes, "stream-window-bytes", "TOPICD_STREAM_WINDOW_BYTES", "most document `bytes` of one ClassifyStream received and not yet answered (plus one document)")
-	num(&c.StreamWorkers, "stream-workers", "TOPICD_STREAM_WORKERS", "documents of one ClassifyStream classified at once; 0 means the number of CPUs, at most 4")
+	num(&c.StreamWorkers, "stream-workers", "TOPICD_STREAM_WORKERS", "documents of one ClassifyStream, or of one ClassifyBatch of 16 or more, classified at once; 0 means the number of CPUs, at most 4")
 	dur(&c.KeepaliveMinTime, "keepalive-min-time", "TOPICD_KEEPALIVE_MIN_TIME", "shortest interval between client keepalive pings; a client pinging more often is disconnected")
 	boolean(&permitNoStream, "keepalive-permit-without-stream", "TOPICD_KEEPALIVE_PERMIT_WITHOUT_STREAM", "allow client keepalive pings on connections with no open call")
 	dur(&c.DefaultTimeout, "default-timeout", "TOPICD_DEFAULT_TIMEOUT", "deadline for unary calls that arrive without one (streams get none)")
