@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -255,5 +256,58 @@ func TestClassifyStreamByteBudget(t *testing.T) {
 	got, err := recvAll(t, stream)
 	if err != nil || len(got) != 2 {
 		t.Errorf("after the gate opened: %d responses, %v; want 2", len(got), err)
+	}
+}
+
+// Several streams at once on one connection, each with its own ids, each getting exactly its
+// own documents back.
+func TestClassifyStreamConcurrent(t *testing.T) {
+	env := newTestEnv(t, nil, Options{StreamWorkers: 3, StreamWindow: 16})
+	ctx := testCtx(t)
+	const streams, n = 6, 400
+	errs := make(chan error, streams)
+	for s := range streams {
+		go func() {
+			stream, err := env.cls.ClassifyStream(ctx)
+			if err != nil {
+				errs <- err
+				return
+			}
+			go func() {
+				for i := range n {
+					text := fmt.Sprintf("stream %d document %d: %s", s, i, sampleArticle[:50+i%100])
+					if stream.Send(&topicdv1.ClassifyStreamRequest{Document: doc(fmt.Sprintf("%d/%d", s, i), text)}) != nil {
+						return
+					}
+				}
+				stream.CloseSend()
+			}()
+			seen := map[string]bool{}
+			for {
+				r, err := stream.Recv()
+				if err != nil {
+					if err != io.EOF {
+						errs <- err
+						return
+					}
+					break
+				}
+				if seen[r.DocumentId] || !strings.HasPrefix(r.DocumentId, fmt.Sprintf("%d/", s)) || r.GetClassification() == nil {
+					errs <- fmt.Errorf("stream %d: unexpected response %v", s, r)
+					return
+				}
+				seen[r.DocumentId] = true
+			}
+			if len(seen) != n {
+				errs <- fmt.Errorf("stream %d: %d responses, want %d", s, len(seen), n)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for range streams {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
