@@ -63,6 +63,11 @@ func TestLogScoresHandComputed(t *testing.T) {
 			"label weights", ScoringConfig{LabelWeights: map[string]float64{"a": 2}}, "cat",
 			[]float64{ln(2.0/4) + ln(5.0/9), ln(1.0/4) + ln(1.0/5), ln(1.0/4) + ln(1.0/4)},
 		},
+		{
+			// N = (3, 2, 1) rescaled to 2 each: a's counts times 2/3, c's times 2.
+			"balanced", ScoringConfig{Priors: PriorsBalanced}, "cat",
+			[]float64{third + ln((7.0/3)/5), third + ln(1.0/5), third + ln(1.0/5)},
+		},
 		{"unknown words score the priors", ScoringConfig{}, "zebra", []float64{third, third, third}},
 	}
 	for _, tt := range tests {

@@ -62,8 +62,8 @@ const (
 	// PriorsUniform gives every label the same prior.
 	PriorsUniform
 	// PriorsBalanced gives every label the same prior and rescales each label's counts so every
-	// label has the same total term count (on top of LabelWeights), so smoothing weighs every
-	// label alike.
+	// label has the same total term count, so smoothing weighs every label alike; LabelWeights
+	// are ignored.
 	PriorsBalanced
 )
 
@@ -182,11 +182,11 @@ func (m *Model) compile() {
 	if s.Priors == PriorsBalanced {
 		var mean float64
 		for c := range raw {
-			mean += raw[c] * scale[c]
+			mean += raw[c]
 		}
 		mean /= float64(k)
 		for c := range raw {
-			if raw[c]*scale[c] > 0 {
+			if raw[c] > 0 {
 				scale[c] = mean / raw[c]
 			}
 		}
