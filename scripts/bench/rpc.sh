@@ -21,6 +21,7 @@
 #   CONC="1 16 50"  concurrencies          DUR=5s       seconds per run
 #   ROUNDS=3        runs per measurement   STREAM_DOCS=200  documents per ghz stream
 #   PIN=1           server on CPU 1, clients on CPU 0 (default: both share every core)
+#   TOPICD_BIN=path a topicd binary to measure instead of building ./cmd/topicd
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -49,7 +50,11 @@ if [[ $PIN == 1 ]]; then
 fi
 
 echo "# building topicd and rpcload" >&2
-go build -o "$work/topicd" ./cmd/topicd
+if [[ -n ${TOPICD_BIN:-} ]]; then
+	cp "$TOPICD_BIN" "$work/topicd"
+else
+	go build -o "$work/topicd" ./cmd/topicd
+fi
 go build -o "$work/rpcload" ./scripts/bench/rpcload
 go -C tools/ghz tool ghz --version >/dev/null 2>&1 # compile ghz before anything is timed
 
@@ -129,7 +134,7 @@ done
 echo "# $(uptime)" >&2
 echo
 echo "topicd RPC benchmark: ${ROUNDS} runs of ${DUR} each, medians; 200-byte document; one connection; PIN=$PIN"
-echo "$(nproc) cores; $(go version | cut -d' ' -f3); $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- server cmd/topicd classifier || echo '+local changes')"
+echo "$(nproc) cores; $(go version | cut -d' ' -f3); topicd ${TOPICD_BIN:-built from $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- server cmd/topicd classifier || echo '+local changes')}"
 echo
 awk -F'\t' '
 function median(key,   n, i, j, t, a) {
@@ -148,11 +153,11 @@ function row(c, what, tool, a, b, target,   ka, kb, ra, rb, ca, cb, tmp) {
 	ra = median(ka); rb = median(kb)
 	tmp = vals[ka]; vals[ka] = cpu[ka]; ca = median(ka); vals[ka] = tmp
 	tmp = vals[kb]; vals[kb] = cpu[kb]; cb = median(kb); vals[kb] = tmp
-	printf "| %4s | %-26s | %-7s | %9.0f | %9.0f | %6.2f | %-7s | %8.1f | %8.1f |\n", c, what, tool, ra, rb, (rb > 0 ? ra / rb : 0), target, ca, cb
+	printf "| %4s | %-26s | %-7s | %9.0f | %9.0f | %6.2f | %8.1f | %8.1f | %13.2f | %-7s |\n", c, what, tool, ra, rb, (rb > 0 ? ra / rb : 0), ca, cb, (ca > 0 ? cb / ca : 0), target
 }
 END {
-	print "|    c | A vs B (docs/s)            | client  |         A |         B |  A / B | target  | A srv us | B srv us |"
-	print "|-----:|----------------------------|---------|----------:|----------:|-------:|---------|---------:|---------:|"
+	print "|    c | A vs B (docs/s)            | client  |         A |         B |  A / B | A srv us | B srv us | srv-CPU ratio | target  |"
+	print "|-----:|----------------------------|---------|----------:|----------:|-------:|---------:|---------:|--------------:|---------|"
 	for (i = 1; i <= nc; i++) {
 		c = order[i]
 		row(c, "Classify vs Floor", "ghz", "classify", "floor", ">= 0.85")
@@ -166,4 +171,6 @@ END {
 echo
 echo "c: concurrent callers (unary) or streams (ClassifyStream), all on one connection."
 echo "srv us: server CPU time per document (utime+stime from /proc/PID/stat over the run)."
+echo "srv-CPU ratio: B srv us / A srv us, what A / B would be if the server's CPU were the only limit"
+echo "(client and server share the cores here, so A / B understates the server's difference)."
 echo "rpcload streams keep at most 64 documents unanswered each; ghz streams send ${STREAM_DOCS} each."
