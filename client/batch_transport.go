@@ -79,8 +79,12 @@ func (r *runner) chunkWorker() {
 // streamWorker runs ClassifyStream calls one after another until the job is over.
 func (r *runner) streamWorker() {
 	fails := 0
+	// The first stream is short: when the job starts, only the replica that answered first may
+	// be ready, and every worker's first stream lands on it; the next streams spread out.
+	limit := min(256, r.cfg.StreamDocuments)
 	for r.ctx.Err() == nil && !r.isFinished() {
-		answered, err := r.runStream()
+		answered, err := r.runStream(limit)
+		limit = r.cfg.StreamDocuments
 		if err == nil {
 			fails = 0
 			continue
@@ -101,10 +105,10 @@ func (r *runner) streamWorker() {
 	}
 }
 
-// runStream sends documents over one stream until the job is over or StreamDocuments were sent,
+// runStream sends documents over one stream until the job is over or limit documents were sent,
 // and returns how many were answered. On error every document the stream did not answer has
 // been handed to failed.
-func (r *runner) runStream() (answered int, err error) {
+func (r *runner) runStream(limit int) (answered int, err error) {
 	ctx, cancel := context.WithCancel(r.ctx)
 	defer cancel()
 	var (
@@ -183,7 +187,7 @@ func (r *runner) runStream() (answered int, err error) {
 	work := r.work
 	sent := 0
 send:
-	for sent < r.cfg.StreamDocuments {
+	for sent < limit {
 		select {
 		case slots <- struct{}{}:
 		case <-recvDone:

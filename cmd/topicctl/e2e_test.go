@@ -290,10 +290,10 @@ func TestBatchThreeServersOneDies(t *testing.T) {
 			t.Logf("topicctl batch:\n%s", stderr)
 			byID := checkOnce(t, out, n)
 			checkLabels(t, addrs[2], docs, byID)
-			// gRPC retries a failed unary call by itself, so only a stream surely loses
-			// documents in flight to the killed server and must re-send them.
-			if transport == "stream" && !strings.Contains(stderr, "re-sent") {
-				t.Errorf("no document was re-sent: the killed servers had none in flight")
+			// gRPC retries a failed unary call by itself, so only streams surely see the
+			// servers go: at least one must have failed, or the test tested nothing.
+			if transport == "stream" && !strings.Contains(stderr, "classify stream failed") {
+				t.Errorf("no stream failed: the stopped servers had none open")
 			}
 		})
 	}
