@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -59,9 +60,10 @@ func needBinaries(t *testing.T) {
 
 // topicd is one real server process.
 type topicd struct {
-	cmd  *exec.Cmd
-	addr string
-	done chan struct{}
+	cmd     *exec.Cmd
+	addr    string
+	done    chan struct{}
+	batches atomic.Int64 // ClassifyBatch calls answered, from the server's call log
 }
 
 // startTopicd starts topicd on listen (127.0.0.1:0 for a free port) and waits for its
@@ -83,10 +85,17 @@ func startTopicd(t *testing.T, listen string) *topicd {
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			var line struct {
-				Msg  string `json:"msg"`
-				Addr string `json:"addr"`
+				Msg    string `json:"msg"`
+				Addr   string `json:"addr"`
+				Method string `json:"method"`
 			}
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "serving" && line.Addr != "" {
+			if json.Unmarshal(sc.Bytes(), &line) != nil {
+				continue
+			}
+			if strings.HasSuffix(line.Method, "/ClassifyBatch") {
+				s.batches.Add(1)
+			}
+			if line.Msg == "serving" && line.Addr != "" {
 				select {
 				case addr <- line.Addr:
 				default:
@@ -265,10 +274,18 @@ func TestBatchThreeServersOneDies(t *testing.T) {
 			// behind, so what the test has written tracks what topicctl has read: the servers
 			// die midway with documents in flight, whatever the machine's speed.
 			var wg sync.WaitGroup
+			var before int64 // ClassifyBatch calls the first server had answered at n/8
 			wg.Go(func() {
 				defer stdin.Close()
 				for i, d := range docs {
 					switch i {
+					case n / 8:
+						// Make sure the first server takes part before it is killed. Its call
+						// log is flushed every 100 ms, so wait for it.
+						for wait := time.Now(); servers[0].batches.Load() == 0 && time.Since(wait) < 5*time.Second; {
+							time.Sleep(10 * time.Millisecond)
+						}
+						before = servers[0].batches.Load()
 					case n / 4:
 						servers[0].kill()
 					case n / 2:
@@ -294,6 +311,9 @@ func TestBatchThreeServersOneDies(t *testing.T) {
 			// servers go: at least one must have failed, or the test tested nothing.
 			if transport == "stream" && !strings.Contains(stderr, "classify stream failed") {
 				t.Errorf("no stream failed: the stopped servers had none open")
+			}
+			if transport == "batch" && before == 0 {
+				t.Errorf("the first server answered no call before it was killed: the test tested nothing")
 			}
 		})
 	}
