@@ -45,10 +45,12 @@ type BatchConfig struct {
 	Concurrency int
 	// Window bounds the documents read from the input and not yet passed to emit: it bounds
 	// memory and, with Ordered, how far the output may run ahead of a slow document. Default
-	// 2 * Concurrency * ChunkSize.
+	// 2 * Concurrency * ChunkSize, at most 4096. It counts documents, not bytes: lower it for
+	// documents of megabytes.
 	Window int
-	// ChunkSize is how many documents one ClassifyBatch call carries. Default 128; it must not
-	// exceed the server's batch limit.
+	// ChunkSize is how many documents one ClassifyBatch call carries at most. Default 1000,
+	// topicd's default batch limit, which measured cheapest per document; when a server
+	// refuses a chunk with INVALID_ARGUMENT (a lower limit), the worker halves its chunks.
 	ChunkSize int
 	// StreamDocuments is how many documents one ClassifyStream call carries before the stream is
 	// closed and a new one opened. A stream stays on the replica it started on, so this is what
@@ -76,10 +78,10 @@ func (cfg BatchConfig) withDefaults() BatchConfig {
 		cfg.Concurrency = 4
 	}
 	if cfg.ChunkSize <= 0 {
-		cfg.ChunkSize = 128
+		cfg.ChunkSize = 1000
 	}
 	if cfg.Window <= 0 {
-		cfg.Window = 2 * cfg.Concurrency * cfg.ChunkSize
+		cfg.Window = min(2*cfg.Concurrency*cfg.ChunkSize, 4096)
 	}
 	if cfg.StreamDocuments <= 0 {
 		cfg.StreamDocuments = 2000

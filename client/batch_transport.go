@@ -19,8 +19,9 @@ import (
 // chunkWorker sends chunks of documents with ClassifyBatch, one call at a time.
 func (r *runner) chunkWorker() {
 	work := r.work
-	chunk := make([]*item, 0, r.cfg.ChunkSize)
-	docs := make([]*topicdv1.Document, 0, r.cfg.ChunkSize)
+	size := r.cfg.ChunkSize
+	chunk := make([]*item, 0, size)
+	docs := make([]*topicdv1.Document, 0, size)
 	fails := 0
 	for {
 		chunk, docs = chunk[:0], docs[:0]
@@ -31,7 +32,7 @@ func (r *runner) chunkWorker() {
 		for it != nil {
 			chunk = append(chunk, it)
 			docs = append(docs, it.doc)
-			if len(chunk) == r.cfg.ChunkSize {
+			if len(chunk) >= size {
 				break
 			}
 			it = r.next(&work, false, nil)
@@ -47,6 +48,17 @@ func (r *runner) chunkWorker() {
 		if err != nil {
 			if r.ctx.Err() != nil {
 				return
+			}
+			if status.Code(err) == codes.InvalidArgument && len(chunk) > 1 {
+				// Most likely more documents than this server's batch limit: split the chunk.
+				// If the call is refused for another reason, halving ends at one document
+				// and the job stops with the server's error.
+				size = max(len(chunk)/2, 1)
+				r.cfg.Logger.Warn("classify batch call refused; sending smaller chunks", "documents", len(chunk), "next", size, "err", err)
+				for _, it := range chunk {
+					r.retry <- it // never blocks: it holds at most Window documents
+				}
+				continue
 			}
 			if fatal(err) {
 				r.abort(err)

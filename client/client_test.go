@@ -43,6 +43,10 @@ type testServer struct {
 }
 
 func startServer(t testing.TB, opts ...grpc.ServerOption) *testServer {
+	return startServerWith(t, server.Options{}, opts...)
+}
+
+func startServerWith(t testing.TB, so server.Options, opts ...grpc.ServerOption) *testServer {
 	t.Helper()
 	m, err := models.Default()
 	if err != nil {
@@ -52,7 +56,7 @@ func startServer(t testing.TB, opts ...grpc.ServerOption) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{srv: server.New(reg, server.Options{}), health: health.NewServer()}
+	ts := &testServer{srv: server.New(reg, so), health: health.NewServer()}
 	count := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 		if strings.HasPrefix(info.FullMethod, "/topicd.v1.") {
 			ts.calls.Add(1)
@@ -341,6 +345,28 @@ func TestRunBatchFatal(t *testing.T) {
 	_, err = c.RunBatch(ctx(t), client.BatchConfig{}, docs, func(client.Result) error { return nil }, client.WithModel("nope"))
 	if status.Code(err) != codes.NotFound {
 		t.Errorf("RunBatch with an unknown model: %v, want the server's NOT_FOUND", err)
+	}
+}
+
+// TestRunBatchSmallServerLimit: chunks over a server's batch limit are split, not failed.
+func TestRunBatchSmallServerLimit(t *testing.T) {
+	s := startServerWith(t, server.Options{MaxBatchDocuments: 10})
+	c := newClient(t, s.addr)
+	docs := make(chan *topicdv1.Document, 500)
+	for i := range 500 {
+		docs <- &topicdv1.Document{Id: fmt.Sprint(i), Text: cyberText}
+	}
+	close(docs)
+	n := 0
+	stats, err := c.RunBatch(ctx(t), client.BatchConfig{ChunkSize: 100, Concurrency: 2}, docs, func(r client.Result) error {
+		n++
+		if r.Err != nil {
+			t.Errorf("result %s: %v", r.ID, r.Err)
+		}
+		return nil
+	})
+	if err != nil || n != 500 || stats.Errors != 0 {
+		t.Errorf("RunBatch over a 10-document limit: %d results, %+v, %v; want 500 classifications", n, stats, err)
 	}
 }
 

@@ -63,7 +63,7 @@ func runBatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&f.quiet, "quiet", false, "print nothing on standard error but fatal errors")
 	fs.BoolVar(&f.local, "local", false, "classify in this process with the embedded default model instead of a server (for measuring the batch path against the library)")
 	fs.StringVar(&f.transport, "transport", "batch", "how documents travel: batch (ClassifyBatch calls of --chunk documents) or stream (ClassifyStream)")
-	fs.IntVar(&f.chunk, "chunk", 128, "documents per ClassifyBatch call")
+	fs.IntVar(&f.chunk, "chunk", 1000, "documents per ClassifyBatch call, at most (halved when a server's batch limit is lower)")
 	fs.IntVar(&f.window, "window", 0, "documents read and not yet written, at most (0: 2 x concurrency x chunk)")
 	fs.IntVar(&f.maxAttempts, "max-attempts", 10, "sends of one document before its record carries the error")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of this process to `file` (for performance work)")
