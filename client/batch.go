@@ -22,7 +22,7 @@ const (
 	// TransportBatch sends chunks of BatchConfig.ChunkSize documents with ClassifyBatch calls,
 	// Concurrency calls at once. Each call is balanced across replicas on its own, so a
 	// replica that comes back gets work at once. It is the default: measured faster than
-	// streams on topicd (see the README's batch section).
+	// streams on topicd (see cmd/topicctl/README.md).
 	TransportBatch Transport = iota
 	// TransportStream sends one document per message over Concurrency ClassifyStream calls.
 	TransportStream
