@@ -154,7 +154,7 @@ func reliabilityPlot(r classifier.Report) (*plot.Plot, error) {
 		bar.LineStyle.Color = color.White
 		p.Add(bar)
 		pts = append(pts, plotter.XY{X: b.MeanConfidence, Y: b.Accuracy})
-		xys = append(xys, plotter.XY{X: (b.Lower + b.Upper) / 2, Y: b.Accuracy + 0.02})
+		xys = append(xys, plotter.XY{X: (b.Lower + b.Upper) / 2, Y: b.Accuracy + 0.045})
 		counts = append(counts, fmt.Sprintf("n=%d", b.Count))
 	}
 	diag, err := plotter.NewLine(plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 1}})
