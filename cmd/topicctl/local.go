@@ -15,7 +15,7 @@ import (
 )
 
 // runLocal classifies docs in this process with the embedded default model, on concurrency
-// goroutines, writing the same records through the same writer as the server path. It exists
+// goroutines (one with --ordered), writing the same records through the same writer as the server path. It exists
 // to measure what gRPC costs a batch job: the rate here is the library's, with the same input
 // parsing and output encoding around it.
 func runLocal(ctx context.Context, j *batchJob, docs <-chan *topicdv1.Document) error {
@@ -28,9 +28,13 @@ func runLocal(ctx context.Context, j *batchJob, docs <-chan *topicdv1.Document) 
 	}
 	opts := classifier.Options{TopK: j.flags.topK, MinConfidence: j.flags.minConfidence}
 	version := m.Version()
+	workers := j.flags.concurrency
+	if j.flags.ordered {
+		workers = 1 // one goroutine writes in input order
+	}
 	var wg sync.WaitGroup
-	errs := make(chan error, j.flags.concurrency)
-	for range j.flags.concurrency {
+	errs := make(chan error, workers)
+	for range workers {
 		wg.Go(func() {
 			for {
 				var doc *topicdv1.Document
