@@ -2,6 +2,7 @@ package classifier
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"testing"
 )
@@ -98,5 +99,54 @@ func TestFitCalibrationErrors(t *testing.T) {
 		if _, err := FitCalibration(s, CalibrationFit{}); err == nil {
 			t.Errorf("FitCalibration(bad[%d]) = nil error, want one", i)
 		}
+	}
+}
+
+func TestOutOfFoldSamples(t *testing.T) {
+	words := map[string][]string{
+		"cybersecurity": {"hackers", "malware", "breach"},
+		"migration":     {"migrants", "asylum", "border"},
+		"diplomacy":     {"embassy", "summit", "treaty"},
+		"other":         {"football", "museum", "storm"},
+	}
+	var exs []Example
+	for _, l := range DefaultLabels {
+		for i := range 20 {
+			w := words[l]
+			exs = append(exs, Example{ID: fmt.Sprintf("%s-%d", l, i), Label: l, Text: fmt.Sprintf("%s %s news %s", w[i%3], w[(i+1)%3], w[(i+2)%3])})
+		}
+	}
+	short, long, err := OutOfFoldSamples(exs, TrainConfig{}, 4, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(short) != len(exs) {
+		t.Errorf("%d short samples, want one per example (%d)", len(short), len(exs))
+	}
+	if want := 4 * len(DefaultLabels) * 2; len(long) != want {
+		t.Errorf("%d long samples, want %d (folds x labels x 2)", len(long), want)
+	}
+	for _, s := range append(short, long...) {
+		if len(s.Scores) != len(DefaultLabels) || s.KnownTokens == 0 {
+			t.Fatalf("sample %+v, want %d scores and known tokens", s, len(DefaultLabels))
+		}
+		best := 0
+		for c, v := range s.Scores {
+			if v > s.Scores[best] {
+				best = c
+			}
+		}
+		// Every word of a label is seen in the other folds, so held-out rows score right.
+		if best != s.Label {
+			t.Errorf("sample with label %d scores best for %d: %v", s.Label, best, s.Scores)
+		}
+	}
+	for _, s := range long {
+		if s.KnownTokens < 3*3 {
+			t.Errorf("long sample has %d known tokens, want at least 3 rows' worth", s.KnownTokens)
+		}
+	}
+	if _, _, err := OutOfFoldSamples(exs, TrainConfig{}, 1, 0); err == nil {
+		t.Error("OutOfFoldSamples(k=1) = nil error, want one")
 	}
 }

@@ -1,8 +1,10 @@
 package classifier
 
 import (
+	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -114,5 +116,40 @@ func TestEvaluateEdges(t *testing.T) {
 				t.Errorf("confusion has %d rows, want %d", len(r.Confusion), len(tt.wantLabels))
 			}
 		})
+	}
+}
+
+func TestLongDocuments(t *testing.T) {
+	var exs []Example
+	for i := range 5 {
+		exs = append(exs, Example{ID: fmt.Sprint("a", i), Label: "a", Text: fmt.Sprint("a", i)})
+	}
+	exs = append(exs, Example{ID: "z0", Label: "z", Text: "z0"})
+	got := LongDocuments(exs, []string{"a", "b"}, 3)
+	// Label a: sizes 3, 14, 25 walking a0..a4 cyclically; z (not in labels) follows, sorted; b has
+	// no examples and makes no documents.
+	wantSizes := []int{3, 14, 25, 3, 14, 25}
+	if len(got) != len(wantSizes) {
+		t.Fatalf("LongDocuments made %d documents, want %d", len(got), len(wantSizes))
+	}
+	for i, d := range got {
+		parts := strings.Split(d.Text, "\n\n")
+		if len(parts) != wantSizes[i] {
+			t.Errorf("document %d joins %d rows, want %d", i, len(parts), wantSizes[i])
+		}
+		for _, p := range parts {
+			if p[0] != d.Label[0] {
+				t.Errorf("document %d (%s) holds %q of another label", i, d.Label, p)
+			}
+		}
+	}
+	if got[0].Text != "a0\n\na1\n\na2" || !strings.HasPrefix(got[1].Text, "a3\n\na4\n\na0") {
+		t.Errorf("documents start %q, %q; want a0-a2, then a3, a4, a0...", got[0].Text, got[1].Text[:10])
+	}
+	if got[3].Label != "z" {
+		t.Errorf("document 3 label = %q, want z after the listed labels", got[3].Label)
+	}
+	if again := LongDocuments(exs, []string{"a", "b"}, 3); !slices.EqualFunc(got, again, func(x, y Example) bool { return x == y }) {
+		t.Error("LongDocuments is not deterministic")
 	}
 }
