@@ -24,8 +24,11 @@ import (
 )
 
 // binDir holds the topicd and topicctl binaries the end-to-end tests run, built once by
-// TestMain unless -short.
-var binDir string
+// TestMain unless -short; buildErr says why they could not be built.
+var (
+	binDir   string
+	buildErr error
+)
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -37,14 +40,14 @@ func TestMain(m *testing.M) {
 				return 1
 			}
 			defer os.RemoveAll(dir)
+			binDir = dir
 			for _, name := range []string{"topicd", "topicctl"} {
 				cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), "github.com/topicd/topicd/cmd/"+name)
 				if out, err := cmd.CombinedOutput(); err != nil {
-					fmt.Fprintf(os.Stderr, "build %s: %v\n%s", name, err, out)
-					return 1
+					buildErr = fmt.Errorf("build %s: %v\n%s", name, err, out)
+					break
 				}
 			}
-			binDir = dir
 		}
 		return m.Run()
 	}()
@@ -54,7 +57,10 @@ func TestMain(m *testing.M) {
 func needBinaries(t *testing.T) {
 	t.Helper()
 	if binDir == "" {
-		t.Skip("end-to-end test: needs the binaries, not built with -short")
+		t.Skip("end-to-end test: needs the binaries, not built with -short or TOPICCTL_E2E=off")
+	}
+	if buildErr != nil {
+		t.Fatal(buildErr)
 	}
 }
 
