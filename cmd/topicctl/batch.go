@@ -170,6 +170,7 @@ flags:`)
 			ChunkSize:   f.chunk,
 			Window:      f.window,
 			MaxAttempts: f.maxAttempts,
+			CallTimeout: f.conn.timeout,
 			Ordered:     f.ordered,
 			Logger:      logger,
 		}, docs, j.emit, client.WithModel(f.model), client.WithTopK(f.topK), client.WithMinConfidence(f.minConfidence))

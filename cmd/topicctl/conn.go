@@ -29,7 +29,7 @@ func defaultServer() string {
 }
 
 func (c *connFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.server, "server", defaultServer(), "server `address`: host:port, a comma-separated list of them, or a gRPC target such as dns:///topicd:50051 (default $TOPICD_SERVER or localhost:50051)")
+	fs.StringVar(&c.server, "server", defaultServer(), "server `address`: host:port, a comma-separated list of them, or a gRPC target such as dns:///topicd:50051; $TOPICD_SERVER sets the default")
 	fs.StringVar(&c.tlsCA, "tls-ca", "", "PEM `file` of the CAs that sign the server's certificate; turns TLS on")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM `file` of the client certificate, for mutual TLS; turns TLS on")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM `file` of the client certificate's key, for mutual TLS")
