@@ -1,6 +1,7 @@
 package classifier
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math/bits"
 	"unicode/utf8"
@@ -18,8 +19,11 @@ func (m *Model) scoreWords(sums []float64, s string, st *Stats) {
 	var buf [64]byte
 	low := buf[:0]
 	tokens, known := 0, 0
-	// Four labels, the common case, accumulate in registers.
-	var s0, s1, s2, s3 float64
+	// Four labels, the common case, add without a loop.
+	var acc4 *[4]float64
+	if k == 4 {
+		acc4 = (*[4]float64)(sums)
+	}
 	for i := 0; i < len(s); {
 		c := asciiClass[s[i]]
 		if c <= clsBreak {
@@ -101,13 +105,39 @@ func (m *Model) scoreWords(sums []float64, s string, st *Stats) {
 		if runes < cfg.MinLength || (cfg.DropNumbers && digits) {
 			continue
 		}
+		// The key and the table probe are written out here rather than called: in Go a call
+		// spills every live register, and this loop holds many.
+		n := len(word)
 		var key termKey
-		if short {
-			key = termKey{k0: k0, h: shortHash(k0, 0, len(word))}
-		} else {
+		switch {
+		case short:
+			key = termKey{k0: k0, h: shortHash(k0, 0, n)}
+		case n <= 16 && cap(word) >= 16:
+			w16 := word[:16]
+			a := binary.LittleEndian.Uint64(w16[:8]) & (uint64(1)<<(uint(min(n, 8))*8) - 1)
+			b := binary.LittleEndian.Uint64(w16[8:]) & (uint64(1)<<(uint(max(n-8, 0))*8) - 1)
+			key = termKey{a, b, shortHash(a, b, n)}
+		default:
 			key = makeKey(word)
 		}
-		r := tbl.find(word, key)
+		r := -1
+		tag := uint32(key.h>>56) << 24
+		for j := key.h & tbl.mask; ; j = (j + 1) & tbl.mask {
+			e := tbl.index[j]
+			if e == 0 {
+				break
+			}
+			if e&0xff000000 != tag {
+				continue
+			}
+			x := int(e&0xffffff) - 1
+			row := tbl.rows[x*tbl.stride : x*tbl.stride+rowHeader : x*tbl.stride+rowHeader]
+			if row[0] == key.k0 && row[1] == key.k1 && uint32(row[2]) == uint32(n) &&
+				(n <= 16 || bytes.Equal(tbl.arena[row[2]>>32+16:row[2]>>32+uint64(n)], word[16:])) {
+				r = x
+				break
+			}
+		}
 		if r < 0 {
 			tokens++
 			continue
@@ -118,23 +148,17 @@ func (m *Model) scoreWords(sums []float64, s string, st *Stats) {
 		tokens++
 		known++
 		o := (r*tbl.stride + rowHeader) * 2
-		if k == 4 {
-			w := tbl.weights[o : o+4 : o+4]
-			s0 += float64(w[0])
-			s1 += float64(w[1])
-			s2 += float64(w[2])
-			s3 += float64(w[3])
+		if acc4 != nil {
+			w := (*[4]float32)(tbl.weights[o : o+4])
+			acc4[0] += float64(w[0])
+			acc4[1] += float64(w[1])
+			acc4[2] += float64(w[2])
+			acc4[3] += float64(w[3])
 			continue
 		}
 		for c, w := range tbl.weights[o : o+k] {
 			sums[c] += float64(w)
 		}
-	}
-	if k == 4 {
-		sums[0] += s0
-		sums[1] += s1
-		sums[2] += s2
-		sums[3] += s3
 	}
 	st.Tokens += tokens
 	st.KnownTokens += known

@@ -84,7 +84,7 @@ func shortHash(k0, k1 uint64, n int) uint64 {
 }
 
 // table maps a term to its row of per-label weights. It is built once and only read after, so
-// lookups need no lock. An index of uint32 slots, a power of two at most two-thirds full, holds
+// lookups need no lock. An index of uint32 slots, a power of two at most half full, holds
 // 8 bits of the term's hash (so most misses never leave the index) and the term's row number plus
 // one (0 marks an empty slot); collisions probe linearly. A row holds the term's packed key, its
 // length and arena offset, then its weights as float32, so a hit reads one row and, for terms
@@ -115,7 +115,7 @@ const maxTerms = 1<<24 - 2
 func newTable(arena []byte, offsets []uint32, weights []float32, labels int, order []int, stop []string) *table {
 	n := len(order) + len(stop)
 	size := 16
-	for size*2 < n*3 {
+	for size < 2*n {
 		size <<= 1
 	}
 	stride := rowHeader + (labels+1)/2
