@@ -24,6 +24,8 @@ const newsTopicsLicense = `Derived from "Wikipedia contributors, Portal:Current 
 // trainSettings are the flags of `topicctl train` that shape the model. Their defaults are the
 // settings of the shipped default model, chosen on validation (docs/accuracy.md).
 type trainSettings struct {
+	labels       string
+	fallback     string
 	variant      string
 	alpha        float64
 	priors       string
@@ -43,6 +45,8 @@ type trainSettings struct {
 }
 
 func (s *trainSettings) register(fs *flag.FlagSet) {
+	fs.StringVar(&s.labels, "labels", strings.Join(classifier.DefaultLabels, ","), "the model's labels, in order; every row's label must be one")
+	fs.StringVar(&s.fallback, "fallback", classifier.DefaultFallbackLabel, "label returned when a classification abstains; one of --labels")
 	fs.StringVar(&s.variant, "variant", "complement", "naive-Bayes variant: multinomial or complement")
 	fs.Float64Var(&s.alpha, "alpha", 0.2, "additive smoothing")
 	fs.StringVar(&s.priors, "priors", "learned", "class priors: learned, uniform or balanced")
@@ -64,6 +68,8 @@ func (s *trainSettings) register(fs *flag.FlagSet) {
 // config turns the settings into a TrainConfig and the settings map recorded in the model file.
 func (s *trainSettings) config() (classifier.TrainConfig, error) {
 	var cfg classifier.TrainConfig
+	cfg.Labels = strings.Split(s.labels, ",")
+	cfg.Fallback = s.fallback
 	if err := cfg.Scoring.Variant.UnmarshalText([]byte(s.variant)); err != nil {
 		return cfg, fmt.Errorf("--variant: %w", err)
 	}
@@ -213,6 +219,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	s.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: topicctl train --data FILE.jsonl --out MODEL [settings] [--validate newest=F|date=D|kfold=K|none]")
+		fmt.Fprintln(stderr, "\nThe setting defaults are those of the shipped default model, chosen on validation (docs/accuracy.md).")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

@@ -187,3 +187,37 @@ func TestTrainBadFlags(t *testing.T) {
 		})
 	}
 }
+
+func TestTrainOwnLabels(t *testing.T) {
+	var b strings.Builder
+	for i := range 60 {
+		label, words := "sport", "match goal team league"
+		if i%2 == 1 {
+			label, words = "arts", "film novel museum painter"
+		}
+		w := strings.Fields(words)
+		fmt.Fprintf(&b, `{"id":"r%d","date":"2020-01-%02d","label":%q,"text":"The %s and the %s."}`+"\n", i, 1+i%28, label, w[i%4], w[(i+1)%4])
+	}
+	corpus := filepath.Join(t.TempDir(), "own.jsonl")
+	if err := os.WriteFile(corpus, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(t.TempDir(), "own.model")
+	runTool(t, train, "--data", corpus, "--out", model, "--labels", "sport,arts", "--fallback", "arts", "--label-weights=", "--long", "2")
+	data, err := os.ReadFile(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := classifier.Load(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Labels(); strings.Join(got, ",") != "sport,arts" || m.FallbackLabel() != "arts" {
+		t.Errorf("Labels, FallbackLabel = %v, %q; want [sport arts], arts", got, m.FallbackLabel())
+	}
+	// The default label weights name labels this corpus lacks: that must fail, not be ignored.
+	var o, e bytes.Buffer
+	if err := runTrain(context.Background(), []string{"--data", corpus, "--out", model + "2", "--labels", "sport,arts", "--fallback", "arts"}, &o, &e); err == nil {
+		t.Error("train with label weights for unknown labels = nil error, want one")
+	}
+}
