@@ -234,3 +234,25 @@ func TestClassifyConcurrent(t *testing.T) {
 		t.Error(e)
 	}
 }
+
+func TestClassifyAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool allocate")
+	}
+	text := strings.Repeat("Hackers breached the ministry's servers. Über-Angriff auf Behörden! ", 100)
+	for _, cfg := range []TokenizerConfig{{DropStopWords: true}, {Bigrams: true}} {
+		m, err := Train(tinyExamples, TrainConfig{Labels: []string{"a", "b", "c"}, Fallback: "c", Tokenizer: cfg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		allocs := testing.AllocsPerRun(20, func() {
+			if _, err := m.Classify("Title", text, Options{}); err != nil {
+				t.Fatal(err)
+			}
+		})
+		// The one allocation is Result.Scores.
+		if allocs > 1 {
+			t.Errorf("Classify with %+v allocated %v times per document, want 1", cfg, allocs)
+		}
+	}
+}

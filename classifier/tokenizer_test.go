@@ -145,6 +145,9 @@ func FuzzTokenize(f *testing.F) {
 }
 
 func TestTokenizeAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool allocate")
+	}
 	text := strings.Repeat("Hackers breached the Ministry's servers. Über-Angriff auf Behörden! ", 50)
 	cfg := TokenizerConfig{Bigrams: true, DropStopWords: true}
 	n := 0
