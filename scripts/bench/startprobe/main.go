@@ -71,6 +71,8 @@ func run(bin string, calls int, dataFile string, extra []string) error {
 	var logBuf syncBuffer
 	cmd := exec.Command(bin, append([]string{"--listen", addr}, extra...)...)
 	cmd.Stderr = &logBuf
+	// If the probe dies without its deferred stop, the kernel stops topicd: no server outlives it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return err
