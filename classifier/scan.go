@@ -15,15 +15,8 @@ import (
 func (m *Model) scoreWords(sums []float64, s string, st *Stats) {
 	tbl := m.tbl
 	cfg := &m.tokenizer
-	k := len(sums)
 	var buf [64]byte
 	low := buf[:0]
-	tokens, known := 0, 0
-	// Four labels, the common case, add without a loop.
-	var acc4 *[4]float64
-	if k == 4 {
-		acc4 = (*[4]float64)(sums)
-	}
 	for i := 0; i < len(s); {
 		c := asciiClass[s[i]]
 		if c <= clsBreak {
@@ -139,16 +132,18 @@ func (m *Model) scoreWords(sums []float64, s string, st *Stats) {
 			}
 		}
 		if r < 0 {
-			tokens++
+			st.Tokens++
 			continue
 		}
 		if r >= tbl.words {
 			continue // a stop word
 		}
-		tokens++
-		known++
+		st.Tokens++
+		st.KnownTokens++
 		o := (r*tbl.stride + rowHeader) * 2
-		if acc4 != nil {
+		if len(sums) == 4 {
+			// Four labels, the common case, add without a loop.
+			acc4 := (*[4]float64)(sums)
 			w := (*[4]float32)(tbl.weights[o : o+4])
 			acc4[0] += float64(w[0])
 			acc4[1] += float64(w[1])
@@ -156,10 +151,8 @@ func (m *Model) scoreWords(sums []float64, s string, st *Stats) {
 			acc4[3] += float64(w[3])
 			continue
 		}
-		for c, w := range tbl.weights[o : o+k] {
+		for c, w := range tbl.weights[o : o+len(sums)] {
 			sums[c] += float64(w)
 		}
 	}
-	st.Tokens += tokens
-	st.KnownTokens += known
 }
