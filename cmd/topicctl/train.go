@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -41,7 +42,7 @@ type trainSettings struct {
 	calFolds     int
 	longDocs     int     // long documents per label (and fold) for calibration and evaluation
 	longShare    float64 // share of the calibration loss the long documents carry
-	calBalance   bool    // weigh calibration samples so every label counts alike
+	calBalance   float64 // 0: calibrate for the training label mix, 1: for a balanced mix
 }
 
 func (s *trainSettings) register(fs *flag.FlagSet) {
@@ -50,7 +51,7 @@ func (s *trainSettings) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.variant, "variant", "complement", "naive-Bayes variant: multinomial or complement")
 	fs.Float64Var(&s.alpha, "alpha", 0.2, "additive smoothing")
 	fs.StringVar(&s.priors, "priors", "learned", "class priors: learned, uniform or balanced")
-	fs.StringVar(&s.labelWeights, "label-weights", "cybersecurity=3,migration=1.5", "per-label count weights, `label=w,...` (others weigh 1)")
+	fs.StringVar(&s.labelWeights, "label-weights", "cybersecurity=5,migration=2", "per-label count weights, `label=w,...` (others weigh 1)")
 	fs.IntVar(&s.minLength, "min-length", 2, "drop words of fewer runes")
 	fs.BoolVar(&s.dropNumbers, "drop-numbers", true, "drop all-digit words")
 	fs.BoolVar(&s.stopWords, "stop-words", true, "drop English stop words")
@@ -58,11 +59,11 @@ func (s *trainSettings) register(fs *flag.FlagSet) {
 	fs.IntVar(&s.minTermCount, "min-term-count", 2, "drop terms seen fewer times in all training rows")
 	fs.IntVar(&s.maxDocs, "max-docs-per-label", 0, "keep at most this many rows of each label (0: all)")
 	fs.StringVar(&s.textLabels, "text-labels", "keep", "training rows with label_source=text: keep or drop")
-	fs.StringVar(&s.calibrate, "calibrate", "length", "calibration to fit: none, temperature, length, bias or length+bias")
+	fs.StringVar(&s.calibrate, "calibrate", "length+bias", "calibration to fit: none, temperature, length, bias or length+bias")
 	fs.IntVar(&s.calFolds, "calibration-folds", 5, "folds of the out-of-fold scores calibration is fitted on")
 	fs.IntVar(&s.longDocs, "long", 40, "long documents (3-30 rows joined) per label for calibration (per fold) and evaluation")
 	fs.Float64Var(&s.longShare, "long-share", 0.5, "share of the calibration loss carried by long documents")
-	fs.BoolVar(&s.calBalance, "calibration-balance", false, "weigh calibration samples so every label counts alike (calibrates for a balanced label mix)")
+	fs.Float64Var(&s.calBalance, "calibration-balance", 0.25, "weigh calibration samples by (1/label frequency)^B: 0 calibrates for the training label mix, 1 for a balanced mix")
 }
 
 // config turns the settings into a TrainConfig and the settings map recorded in the model file.
@@ -100,6 +101,9 @@ func (s *trainSettings) config() (classifier.TrainConfig, error) {
 	if _, err := s.calibrationFit(); err != nil {
 		return cfg, err
 	}
+	if !(s.calBalance >= 0 && s.calBalance <= 1) {
+		return cfg, fmt.Errorf("--calibration-balance %v: want [0, 1]", s.calBalance)
+	}
 	if s.longShare < 0 || s.longShare >= 1 {
 		return cfg, fmt.Errorf("--long-share %v: want [0, 1)", s.longShare)
 	}
@@ -113,7 +117,7 @@ func (s *trainSettings) config() (classifier.TrainConfig, error) {
 		"calibration.folds":      strconv.Itoa(s.calFolds),
 		"calibration.long":       strconv.Itoa(s.longDocs),
 		"calibration.long_share": strconv.FormatFloat(s.longShare, 'g', -1, 64),
-		"calibration.balance":    strconv.FormatBool(s.calBalance),
+		"calibration.balance":    strconv.FormatFloat(s.calBalance, 'g', -1, 64),
 	}
 	return cfg, nil
 }
@@ -151,9 +155,9 @@ func (s *trainSettings) fit(exs []classifier.Example, cfg classifier.TrainConfig
 		if err != nil {
 			return nil, err
 		}
-		if s.calBalance {
-			balance(short)
-			balance(long)
+		if s.calBalance != 0 {
+			balance(short, s.calBalance)
+			balance(long, s.calBalance)
 		}
 		samples := short
 		if s.longShare > 0 && len(long) > 0 {
@@ -172,14 +176,20 @@ func (s *trainSettings) fit(exs []classifier.Example, cfg classifier.TrainConfig
 	return classifier.Train(exs, cfg)
 }
 
-// balance weighs samples by the inverse of their label's frequency, normalised to a mean of 1.
-func balance(samples []classifier.CalibrationSample) {
+// balance weighs samples by the inverse of their label's frequency to the power b, normalised to
+// a mean of 1: b = 1 makes every label count alike.
+func balance(samples []classifier.CalibrationSample, b float64) {
 	count := map[int]int{}
 	for _, s := range samples {
 		count[s.Label]++
 	}
+	var sum float64
 	for i := range samples {
-		samples[i].Weight = float64(len(samples)) / float64(len(count)*count[samples[i].Label])
+		samples[i].Weight = math.Pow(float64(len(samples))/float64(len(count)*count[samples[i].Label]), b)
+		sum += samples[i].Weight
+	}
+	for i := range samples {
+		samples[i].Weight *= float64(len(samples)) / sum
 	}
 }
 

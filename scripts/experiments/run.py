@@ -30,10 +30,9 @@ ROWS = [
     ("priors balanced", ["--priors", "balanced"]),
     # what to do with the 4:1 excess of other
     ("no label weights", ["--label-weights="]),
-    ("label weights cyber=2", ["--label-weights", "cybersecurity=2"]),
-    ("label weights cyber=5,migration=2", ["--label-weights", "cybersecurity=5,migration=2"]),
+    ("label weights cyber=3,migration=1.5", ["--label-weights", "cybersecurity=3,migration=1.5"]),
+    ("label weights cyber=8,migration=3", ["--label-weights", "cybersecurity=8,migration=3"]),
     ("label weights other=0.25", ["--label-weights", "other=0.25"]),
-    ("uniform priors, cyber=3,migration=2", ["--priors", "uniform", "--label-weights", "cybersecurity=3,migration=2"]),
     ("cap 4000 rows per label", ["--max-docs-per-label", "4000"]),
     # tokenisation
     ("keep stop words", ["--stop-words=false"]),
@@ -48,8 +47,12 @@ ROWS = [
     # calibration
     ("calibration: none", ["--calibrate", "none"]),
     ("calibration: temperature only", ["--calibrate", "temperature"]),
-    ("calibration: length + bias", ["--calibrate", "length+bias"]),
-    ("calibration: length, balanced label mix", ["--calibration-balance"]),
+    ("calibration: temperature and length, no bias", ["--calibrate", "length"]),
+    ("calibration: bias for the training mix (balance 0)", ["--calibration-balance", "0"]),
+    ("calibration: bias for a half-balanced mix (balance 0.5)", ["--calibration-balance", "0.5"]),
+    ("calibration: bias for a balanced mix (balance 1)", ["--calibration-balance", "1"]),
+    ("previous default: cyber=3,migration=1.5, length calibration, no bias",
+     ["--label-weights", "cybersecurity=3,migration=1.5", "--calibrate", "length"]),
     # goml-like baseline: plain multinomial, add-one, learned priors, raw tokens
     ("plain multinomial (no weights, learned priors, all tokens)",
      ["--variant", "multinomial", "--alpha", "1", "--priors", "learned", "--label-weights=",
