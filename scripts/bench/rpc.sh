@@ -78,11 +78,11 @@ done
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
 hz=$(getconf CLK_TCK)
 
-results=$work/results.tsv # conc tool call docs_per_s srv_us_per_doc errors
+results=$work/results.tsv # conc round tool call docs_per_s srv_us_per_doc errors
 
-# measure CONC TOOL CALL: one run, one line in $results.
+# measure CONC ROUND TOOL CALL: one run, one line in $results.
 measure() {
-	local c=$1 tool=$2 call=$3 out t0 t1 rate n errs
+	local c=$1 round=$2 tool=$3 call=$4 out t0 t1 rate n errs
 	t0=$(cpu_ticks)
 	case $tool in
 	ghz)
@@ -111,7 +111,7 @@ measure() {
 	# rpcload's counting window excludes nothing here (-warmup 0s), so server CPU and docs match.
 	local us
 	us=$(awk -v d="$((t1 - t0))" -v hz="$hz" -v n="$n" 'BEGIN { printf "%.1f", (n > 0 ? d / hz * 1e6 / n : 0) }')
-	printf '%s\t%s\t%s\t%.0f\t%s\t%s\n' "$c" "$tool" "$call" "$rate" "$us" "$errs" >>"$results"
+	printf '%s\t%s\t%s\t%s\t%.0f\t%s\t%s\n' "$c" "$round" "$tool" "$call" "$rate" "$us" "$errs" >>"$results"
 	printf '# c=%-3s %-8s %-9s %9.0f docs/s  srv %6s us/doc  errors %s\n' "$c" "$tool" "$call" "$rate" "$us" "$errs" >&2
 }
 
@@ -120,13 +120,15 @@ echo "# topicd at $addr (pid $server_pid, PIN=$PIN); $(uptime)" >&2
 "${cli_pin[@]}" "$work/rpcload" -addr "$addr" -mode classify -c 16 -d 1s -warmup 0s -data "$doc" >/dev/null
 "${cli_pin[@]}" "$work/rpcload" -addr "$addr" -mode stream -c 4 -d 1s -warmup 0s -data "$doc" >/dev/null
 
-runs=("ghz classify" "ghz floor" "rpcload classify" "rpcload floor" "rpcload stream" "ghz stream")
+# Each pair the table compares runs back to back (ghz stream-classify-floor, rpcload
+# floor-classify-stream), so the two sides of a ratio see the same background load.
+runs=("ghz stream" "ghz classify" "ghz floor" "rpcload floor" "rpcload classify" "rpcload stream")
 for c in $CONC; do
 	for r in $(seq "$ROUNDS"); do
 		# Every other round runs the list backwards, so a drift in background load hits both sides.
 		for i in "${!runs[@]}"; do
 			if ((r % 2)); then run=${runs[i]}; else run=${runs[${#runs[@]} - 1 - i]}; fi
-			measure "$c" $run
+			measure "$c" "$r" $run
 		done
 	done
 done
@@ -137,23 +139,31 @@ echo "topicd RPC benchmark: ${ROUNDS} runs of ${DUR} each, medians; 200-byte doc
 echo "$(nproc) cores; $(go version | cut -d' ' -f3); topicd ${TOPICD_BIN:-built from $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- server cmd/topicd classifier || echo '+local changes')}"
 echo
 awk -F'\t' '
-function median(key,   n, i, j, t, a) {
-	n = split(vals[key], a, " ")
+function median(list,   n, i, j, t, a) {
+	n = split(list, a, " ")
 	for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
 	return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
 }
 {
-	k = $1 SUBSEP $2 SUBSEP $3
-	vals[k] = vals[k] " " $4; cpu[k] = cpu[k] " " $5; errs[$1] += $6
+	k = $1 SUBSEP $3 SUBSEP $4
+	rate[k] = rate[k] " " $5; cpu[k] = cpu[k] " " $6; errs += $7
+	byround[k SUBSEP $2] = $5; cpuround[k SUBSEP $2] = $6
+	if ($2 > rounds) rounds = $2
 	if (!($1 in seen)) { seen[$1] = 1; order[++nc] = $1 }
 }
-function row(c, what, tool, a, b, target,   ka, kb, ra, rb, ca, cb, tmp) {
+# row prints the medians of A and B, and the median over the rounds of A / B, where both runs
+# of a round ran back to back.
+function row(c, what, tool, a, b, target,   ka, kb, r, ratios, cratios) {
 	ka = c SUBSEP tool SUBSEP a; kb = c SUBSEP tool SUBSEP b
-	if (!(ka in vals) || !(kb in vals)) return
-	ra = median(ka); rb = median(kb)
-	tmp = vals[ka]; vals[ka] = cpu[ka]; ca = median(ka); vals[ka] = tmp
-	tmp = vals[kb]; vals[kb] = cpu[kb]; cb = median(kb); vals[kb] = tmp
-	printf "| %4s | %-26s | %-7s | %9.0f | %9.0f | %6.2f | %8.1f | %8.1f | %13.2f | %-7s |\n", c, what, tool, ra, rb, (rb > 0 ? ra / rb : 0), ca, cb, (ca > 0 ? cb / ca : 0), target
+	if (!(ka in rate) || !(kb in rate)) return
+	ratios = ""; cratios = ""
+	for (r = 1; r <= rounds; r++) {
+		if (!((ka SUBSEP r) in byround) || !((kb SUBSEP r) in byround)) continue
+		if (byround[kb SUBSEP r] > 0) ratios = ratios " " byround[ka SUBSEP r] / byround[kb SUBSEP r]
+		if (cpuround[ka SUBSEP r] > 0) cratios = cratios " " cpuround[kb SUBSEP r] / cpuround[ka SUBSEP r]
+	}
+	printf "| %4s | %-26s | %-7s | %9.0f | %9.0f | %6.2f | %8.1f | %8.1f | %13.2f | %-7s |\n", c, what, tool,
+		median(rate[ka]), median(rate[kb]), median(ratios), median(cpu[ka]), median(cpu[kb]), median(cratios), target
 }
 END {
 	print "|    c | A vs B (docs/s)            | client  |         A |         B |  A / B | A srv us | B srv us | srv-CPU ratio | target  |"
@@ -165,11 +175,11 @@ END {
 		row(c, "ClassifyStream vs Classify", "rpcload", "stream", "classify", ">= 3")
 		row(c, "ClassifyStream vs Classify", "ghz", "stream", "classify", ">= 3")
 	}
-	tot = 0; for (c in errs) tot += errs[c]
-	printf "\nerrors in all runs: %d\n", tot
+	printf "\nerrors in all runs: %d\n", errs
 }' "$results"
 echo
 echo "c: concurrent callers (unary) or streams (ClassifyStream), all on one connection."
+echo "A, B: medians over the rounds; A / B and srv-CPU ratio: medians of the per-round ratios."
 echo "srv us: server CPU time per document (utime+stime from /proc/PID/stat over the run)."
 echo "srv-CPU ratio: B srv us / A srv us, what A / B would be if the server's CPU were the only limit"
 echo "(client and server share the cores here, so A / B understates the server's difference)."
