@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -187,23 +188,38 @@ func TestClassifyBatch(t *testing.T) {
 			}
 			docs = append(docs, doc(fmt.Sprint(i), text))
 		}
-		resp, err := env.cls.ClassifyBatch(ctx, &topicdv1.ClassifyBatchRequest{Documents: docs})
-		if err != nil {
-			t.Fatalf("ClassifyBatch(1000) = %v", err)
-		}
-		if len(resp.Results) != len(docs) {
-			t.Fatalf("ClassifyBatch(1000) returned %d results", len(resp.Results))
-		}
-		for i, r := range resp.Results {
-			want := fmt.Sprint(i)
-			switch {
-			case r.DocumentId != want:
-				t.Fatalf("results[%d].document_id = %q, want %q", i, r.DocumentId, want)
-			case i%13 == 0 && r.GetError().GetCode() != int32(codes.InvalidArgument):
-				t.Errorf("results[%d] = %v, want INVALID_ARGUMENT", i, r)
-			case i%13 != 0 && r.GetClassification().GetDocumentId() != want:
-				t.Errorf("results[%d] = %v, want the classification of %s", i, r, want)
+		check := func(t *testing.T) {
+			resp, err := env.cls.ClassifyBatch(ctx, &topicdv1.ClassifyBatchRequest{Documents: docs})
+			if err != nil {
+				t.Errorf("ClassifyBatch(1000) = %v", err)
+				return
 			}
+			if len(resp.Results) != len(docs) {
+				t.Errorf("ClassifyBatch(1000) returned %d results", len(resp.Results))
+				return
+			}
+			for i, r := range resp.Results {
+				want := fmt.Sprint(i)
+				switch {
+				case r.DocumentId != want:
+					t.Errorf("results[%d].document_id = %q, want %q", i, r.DocumentId, want)
+					return
+				case i%13 == 0 && r.GetError().GetCode() != int32(codes.InvalidArgument):
+					t.Errorf("results[%d] = %v, want INVALID_ARGUMENT", i, r)
+				case i%13 != 0 && r.GetClassification().GetDocumentId() != want:
+					t.Errorf("results[%d] = %v, want the classification of %s", i, r, want)
+				}
+			}
+		}
+		// One call alone is split over the workers; overlapping calls are not.
+		for _, calls := range []int{1, 4} {
+			t.Run(fmt.Sprint(calls, " calls"), func(t *testing.T) {
+				var wg sync.WaitGroup
+				for range calls {
+					wg.Go(func() { check(t) })
+				}
+				wg.Wait()
+			})
 		}
 	})
 

@@ -40,6 +40,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/topicd/topicd/classifier"
@@ -79,7 +80,7 @@ type Options struct {
 	// DefaultMaxBatchDocuments.
 	MaxBatchDocuments int
 	// StreamWorkers is how many documents of one stream, or of one batch of 16 documents or
-	// more, are classified at once. 0 means GOMAXPROCS, at most 4.
+	// more that runs alone, are classified at once. 0 means GOMAXPROCS, at most 4.
 	StreamWorkers int
 	// StreamWindow bounds the documents of one stream that were received and not yet answered;
 	// when it is full the server stops reading, so HTTP/2 flow control slows the client down
@@ -132,6 +133,9 @@ type Server struct {
 	reg  *Registry
 	opts Options
 	log  *slog.Logger
+
+	// batchCalls counts the ClassifyBatch calls running, to split a batch only when it runs alone.
+	batchCalls atomic.Int32
 
 	drainOnce sync.Once
 	// draining is closed by Drain: open streams answer what they hold and end with UNAVAILABLE.
