@@ -12,6 +12,8 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	topicdv1 "github.com/topicd/topicd/proto/topicd/v1"
 )
 
 // A proto3 string field must hold UTF-8, and the protobuf runtime refuses a request with a
@@ -26,6 +28,14 @@ type lenientCodec struct {
 
 func codecOption() grpc.ServerOption {
 	return grpc.ForceServerCodecV2(lenientCodec{encoding.GetCodecV2("proto")})
+}
+
+// Marshal implements encoding.CodecV2. Batch responses are written by marshalBatchResponse.
+func (c lenientCodec) Marshal(v any) (mem.BufferSlice, error) {
+	if resp, ok := v.(*topicdv1.ClassifyBatchResponse); ok && resp != nil {
+		return marshalBatchResponse(resp)
+	}
+	return c.CodecV2.Marshal(v)
 }
 
 // Unmarshal implements encoding.CodecV2.
