@@ -30,7 +30,8 @@ func codecOption() grpc.ServerOption {
 	return grpc.ForceServerCodecV2(lenientCodec{encoding.GetCodecV2("proto")})
 }
 
-// Marshal implements encoding.CodecV2. Batch responses are written by marshalBatchResponse.
+// Marshal implements encoding.CodecV2. Batch responses are written by marshalBatchResponse, and
+// batch requests read by unmarshalBatchRequest.
 func (c lenientCodec) Marshal(v any) (mem.BufferSlice, error) {
 	if resp, ok := v.(*topicdv1.ClassifyBatchResponse); ok && resp != nil {
 		return marshalBatchResponse(resp)
@@ -40,6 +41,17 @@ func (c lenientCodec) Marshal(v any) (mem.BufferSlice, error) {
 
 // Unmarshal implements encoding.CodecV2.
 func (c lenientCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	if req, ok := v.(*topicdv1.ClassifyBatchRequest); ok && req != nil {
+		if unmarshalBatchRequest(data, req) {
+			return nil
+		}
+		proto.Reset(req)
+	}
+	return c.unmarshalStandard(data, v)
+}
+
+// unmarshalStandard decodes with the standard codec, then leniently if it refused invalid UTF-8.
+func (c lenientCodec) unmarshalStandard(data mem.BufferSlice, v any) error {
 	err := c.CodecV2.Unmarshal(data, v)
 	if err == nil || !strings.Contains(err.Error(), "invalid UTF-8") {
 		return err
