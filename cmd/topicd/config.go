@@ -32,6 +32,8 @@ type Config struct {
 	StreamWorkers         int           // --stream-workers, default GOMAXPROCS, at most 4
 	KeepaliveMinTime      time.Duration // --keepalive-min-time, default 10s
 	KeepaliveNoStreamDeny bool          // set by --keepalive-permit-without-stream=false
+	MaxConnectionAge      time.Duration // --max-connection-age, default 5m; negative means never
+	MaxConnectionAgeGrace time.Duration // --max-connection-age-grace, default (0) the shutdown timeout
 
 	DefaultTimeout  time.Duration // --default-timeout, default 30s
 	ShutdownTimeout time.Duration // --shutdown-timeout, default 10s
@@ -54,6 +56,7 @@ const (
 	defaultMaxMessageBytes      = 16 << 20
 	defaultMaxConcurrentStreams = 100
 	defaultKeepaliveMinTime     = 10 * time.Second
+	defaultMaxConnectionAge     = 5 * time.Minute
 	defaultShutdownTimeout      = 10 * time.Second
 	defaultLogFormat            = "json"
 	// envelope is the room a message needs beyond its document: ids, title, model, options.
@@ -87,6 +90,7 @@ func (c Config) withDefaults() Config {
 	setInt(&c.StreamWindow, server.DefaultStreamWindow)
 	setInt(&c.StreamWindowBytes, server.DefaultStreamWindowBytes)
 	setDur(&c.KeepaliveMinTime, defaultKeepaliveMinTime)
+	setDur(&c.MaxConnectionAge, defaultMaxConnectionAge)
 	setDur(&c.DefaultTimeout, server.DefaultTimeout)
 	setDur(&c.ShutdownTimeout, defaultShutdownTimeout)
 	return c
@@ -135,9 +139,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	num(&c.MaxConcurrentStreams, "max-concurrent-streams", "TOPICD_MAX_CONCURRENT_STREAMS", "most concurrent calls (streams) per client connection")
 	num(&c.StreamWindow, "stream-window", "TOPICD_STREAM_WINDOW", "most documents of one ClassifyStream received and not yet answered; when full the server stops reading")
 	num(&c.StreamWindowBytes, "stream-window-bytes", "TOPICD_STREAM_WINDOW_BYTES", "most document `bytes` of one ClassifyStream received and not yet answered (plus one document)")
-	num(&c.StreamWorkers, "stream-workers", "TOPICD_STREAM_WORKERS", "documents of one ClassifyStream, or of one ClassifyBatch of 16 or more, classified at once; 0 means the number of CPUs, at most 4")
+	num(&c.StreamWorkers, "stream-workers", "TOPICD_STREAM_WORKERS", "documents of one ClassifyStream, or of one ClassifyBatch of 16 or more that runs alone, classified at once; 0 means the number of CPUs, at most 4")
 	dur(&c.KeepaliveMinTime, "keepalive-min-time", "TOPICD_KEEPALIVE_MIN_TIME", "shortest interval between client keepalive pings; a client pinging more often is disconnected")
 	boolean(&permitNoStream, "keepalive-permit-without-stream", "TOPICD_KEEPALIVE_PERMIT_WITHOUT_STREAM", "allow client keepalive pings on connections with no open call")
+	dur(&c.MaxConnectionAge, "max-connection-age", "TOPICD_MAX_CONNECTION_AGE", "close each client connection after about this long (gRPC adds up to 10% jitter) with a GOAWAY, so clients reconnect and re-resolve DNS, finding new replicas behind a headless Service; negative means never")
+	dur(&c.MaxConnectionAgeGrace, "max-connection-age-grace", "TOPICD_MAX_CONNECTION_AGE_GRACE", "how long calls in flight on a connection past --max-connection-age may take to finish before it is cut; 0 means --shutdown-timeout")
 	dur(&c.DefaultTimeout, "default-timeout", "TOPICD_DEFAULT_TIMEOUT", "deadline for unary calls that arrive without one (streams get none)")
 	dur(&c.ShutdownTimeout, "shutdown-timeout", "TOPICD_SHUTDOWN_TIMEOUT", "on SIGINT/SIGTERM, how long calls in flight may take to finish before they are cut")
 	str(&c.LogFormat, "log-format", "TOPICD_LOG_FORMAT", "log `format`: json or text")
@@ -226,6 +232,12 @@ func (c Config) validate() error {
 	positive("keepalive-min-time", c.KeepaliveMinTime)
 	positive("default-timeout", c.DefaultTimeout)
 	positive("shutdown-timeout", c.ShutdownTimeout)
+	if c.MaxConnectionAge == 0 {
+		errs = append(errs, errors.New("--max-connection-age: must be positive, or negative for never, got 0s"))
+	}
+	if c.MaxConnectionAgeGrace < 0 {
+		errs = append(errs, fmt.Errorf("--max-connection-age-grace: must not be negative, got %s", c.MaxConnectionAgeGrace))
+	}
 	if c.ReloadInterval == 0 {
 		errs = append(errs, errors.New("--reload-interval: must be positive, or negative to disable polling, got 0s"))
 	}

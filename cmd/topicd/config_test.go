@@ -49,6 +49,38 @@ func TestParseConfigEnvAndFlags(t *testing.T) {
 	}
 }
 
+// TestKeepaliveParams checks the connection age limit as the flags and environment set it.
+func TestKeepaliveParams(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		env        map[string]string
+		age, grace time.Duration
+	}{
+		{"defaults", nil, nil, 5 * time.Minute, 10 * time.Second},
+		{"grace follows the shutdown timeout", []string{"--shutdown-timeout", "30s"}, nil, 5 * time.Minute, 30 * time.Second},
+		{"environment", nil, map[string]string{"TOPICD_MAX_CONNECTION_AGE": "1h", "TOPICD_MAX_CONNECTION_AGE_GRACE": "2m"}, time.Hour, 2 * time.Minute},
+		{"flags", []string{"--max-connection-age", "90s", "--max-connection-age-grace", "5s"}, map[string]string{"TOPICD_MAX_CONNECTION_AGE": "1h"}, 90 * time.Second, 5 * time.Second},
+		// grpc's zero value is "infinity".
+		{"never", []string{"--max-connection-age", "-1s", "--max-connection-age-grace", "5s"}, nil, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := parseConfig(tt.args, env(tt.env), &bytes.Buffer{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			kp := keepaliveParams(cfg)
+			if kp.MaxConnectionAge != tt.age || kp.MaxConnectionAgeGrace != tt.grace {
+				t.Errorf("keepaliveParams(%q, %v) = age %s grace %s, want %s and %s", tt.args, tt.env, kp.MaxConnectionAge, kp.MaxConnectionAgeGrace, tt.age, tt.grace)
+			}
+			if kp.Time != time.Minute || kp.Timeout != 20*time.Second {
+				t.Errorf("keepaliveParams: pings every %s with timeout %s, want 1m0s and 20s", kp.Time, kp.Timeout)
+			}
+		})
+	}
+}
+
 func TestParseConfigErrors(t *testing.T) {
 	tests := []struct {
 		args []string
@@ -64,6 +96,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{[]string{"--tls-cert", "c.pem"}, nil, "--tls-cert and --tls-key: set both or neither"},
 		{[]string{"--tls-client-ca", "ca.pem"}, nil, "--tls-client-ca: needs --tls-cert"},
 		{[]string{"--reload-interval", "0s"}, nil, "--reload-interval"},
+		{[]string{"--max-connection-age", "0s"}, nil, "--max-connection-age: must be positive, or negative for never"},
+		{[]string{"--max-connection-age-grace", "-1s"}, nil, "--max-connection-age-grace: must not be negative"},
 		{[]string{"--shutdown-timeout", "soon"}, nil, `invalid value "soon" for flag -shutdown-timeout`},
 		{[]string{"extra"}, nil, `unexpected argument "extra"`},
 		{nil, map[string]string{"TOPICD_MAX_DOCUMENT_BYTES": "lots"}, `TOPICD_MAX_DOCUMENT_BYTES="lots"`},
@@ -91,7 +125,8 @@ func TestHelp(t *testing.T) {
 		"TOPICD_MAX_MESSAGE_BYTES", "TOPICD_MAX_CONCURRENT_STREAMS", "TOPICD_KEEPALIVE_MIN_TIME", "TOPICD_KEEPALIVE_PERMIT_WITHOUT_STREAM",
 		"TOPICD_DEFAULT_TIMEOUT", "TOPICD_SHUTDOWN_TIMEOUT", "TOPICD_METRICS_LISTEN", "TOPICD_LOG_FORMAT", "TOPICD_LOG_LEVEL",
 		"TOPICD_TLS_CERT", "TOPICD_TLS_KEY", "TOPICD_TLS_CLIENT_CA", "TOPICD_RELOAD_INTERVAL", "TOPICD_BENCH_FLOOR",
-		`(default ":50051"`, `(default "1048576"`,
+		"TOPICD_MAX_CONNECTION_AGE", "TOPICD_MAX_CONNECTION_AGE_GRACE", "--max-connection-age-grace",
+		`(default ":50051"`, `(default "5m0s"`, `(default "1048576"`,
 	} {
 		if !strings.Contains(help, want) {
 			t.Errorf("--help lacks %s:\n%s", want, help)

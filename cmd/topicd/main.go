@@ -54,6 +54,16 @@
 // --tls-cert and --tls-key serve TLS; --tls-client-ca also requires every client to present a
 // certificate signed by that CA (mutual TLS).
 //
+// # Connections
+//
+// Each client connection is closed after about --max-connection-age (default 5m; gRPC adds up
+// to 10% jitter so replicas do not all do it at once) with an HTTP/2 GOAWAY: the client opens a
+// new connection for its next calls, resolving the server's name again, so clients of a
+// headless Kubernetes Service find the replicas started since they connected. Calls running on
+// the old connection get --max-connection-age-grace (default: --shutdown-timeout) to finish;
+// a ClassifyStream still open then is cut, and topicctl batch resends its documents. A negative
+// --max-connection-age keeps connections forever.
+//
 // # Signals
 //
 // SIGINT and SIGTERM shut down gracefully: health goes NOT_SERVING, open ClassifyStream calls

@@ -207,15 +207,7 @@ func grpcOptions(cfg Config) ([]grpc.ServerOption, error) {
 			// Batch clients keep idle connections warm between jobs: let them ping.
 			PermitWithoutStream: !cfg.KeepaliveNoStreamDeny,
 		}),
-		grpc.KeepaliveParams(keepalive.ServerParameters{
-			// After a minute without traffic, ping the client to find connections whose peer
-			// vanished (a killed pod, a dropped NAT entry)...
-			Time: time.Minute,
-			// ...and close the connection when the ping is not answered within 20s.
-			Timeout: 20 * time.Second,
-			// MaxConnectionIdle and MaxConnectionAge stay infinite: batch streams run for hours,
-			// and clients balance across replicas themselves.
-		}),
+		grpc.KeepaliveParams(keepaliveParams(cfg)),
 	}
 	if cfg.TLSCert == "" {
 		return opts, nil
@@ -225,6 +217,30 @@ func grpcOptions(cfg Config) ([]grpc.ServerOption, error) {
 		return nil, err
 	}
 	return append(opts, grpc.Creds(credentials.NewTLS(tc))), nil
+}
+
+// keepaliveParams are the server's pings and connection age limit.
+func keepaliveParams(cfg Config) keepalive.ServerParameters {
+	kp := keepalive.ServerParameters{
+		// After a minute without traffic, ping the client to find connections whose peer
+		// vanished (a killed pod, a dropped NAT entry)...
+		Time: time.Minute,
+		// ...and close the connection when the ping is not answered within 20s.
+		Timeout: 20 * time.Second,
+		// MaxConnectionIdle stays infinite: batch clients keep idle connections warm.
+	}
+	if cfg.MaxConnectionAge > 0 {
+		// A client resolves a headless Service's DNS name when it connects; without an age
+		// limit it never sees the replicas started after that. The GOAWAY sent at the age
+		// makes it reconnect and re-resolve, while the calls already running get the grace to
+		// finish, as on shutdown; a batch stream cut at the end of it is retried by the client.
+		kp.MaxConnectionAge = cfg.MaxConnectionAge
+		kp.MaxConnectionAgeGrace = cfg.MaxConnectionAgeGrace
+		if kp.MaxConnectionAgeGrace == 0 {
+			kp.MaxConnectionAgeGrace = cfg.ShutdownTimeout
+		}
+	}
+	return kp
 }
 
 func serverTLS(cfg Config) (*tls.Config, error) {
