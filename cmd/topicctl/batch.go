@@ -37,6 +37,7 @@ type batchFlags struct {
 	ordered       bool
 	resume, force bool
 	quiet         bool
+	summary       bool
 	local         bool
 	transport     string
 	chunk, window int
@@ -60,7 +61,8 @@ func runBatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&f.ordered, "ordered", false, "write records in input order (default: as they come back)")
 	fs.BoolVar(&f.resume, "resume", false, "continue a job: skip the documents --out already holds and append the rest")
 	fs.BoolVar(&f.force, "force", false, "overwrite a non-empty --out instead of refusing")
-	fs.BoolVar(&f.quiet, "quiet", false, "print nothing on standard error but fatal errors")
+	fs.BoolVar(&f.quiet, "quiet", false, "print nothing on standard error but fatal errors (and the summary with --summary)")
+	fs.BoolVar(&f.summary, "summary", false, "print the end-of-job summary on standard error even when it is not a terminal, e.g. for logs (a terminal gets it unless --quiet)")
 	fs.BoolVar(&f.local, "local", false, "classify in this process with the embedded default model instead of a server (for measuring the batch path against the library)")
 	fs.StringVar(&f.transport, "transport", "batch", "how documents travel: batch (ClassifyBatch calls of --chunk documents) or stream (ClassifyStream)")
 	fs.IntVar(&f.chunk, "chunk", 1000, "documents per ClassifyBatch call, at most (halved when a server's batch limit is lower)")
@@ -76,7 +78,9 @@ or, for a document the server rejected, {"id", "error": {"code", "message"}}. A 
 (invalid JSON, missing id or text, duplicate id) gets such an error record with its "line" and is
 reported on standard error; the job goes on. With several servers or a dns:/// target, documents
 are balanced over the replicas and re-sent elsewhere when one fails. A job stopped at any point
-continues with --resume, which never writes an id twice.
+continues with --resume, which never writes an id twice. When standard error is a terminal, it
+shows a progress bar and an end-of-job summary; elsewhere only bad input, warnings and errors
+(--summary adds the summary, e.g. for logs; --quiet leaves only fatal errors).
 
 flags:`)
 		fs.PrintDefaults()
@@ -197,7 +201,8 @@ flags:`)
 	if closeErr != nil {
 		return closeErr
 	}
-	if !f.quiet {
+	// The summary is for the person watching, like the bar; a log gets it on request.
+	if f.summary || (!f.quiet && isTerminal(stderr)) {
 		j.summary(stderr, elapsed, resent)
 	}
 	return nil
@@ -326,8 +331,7 @@ func (j *batchJob) emit(r client.Result) error {
 // startProgress shows a progress bar on a terminal: documents per second, and the time left
 // once the input's lines are counted (in the background, so the job starts at once).
 func (j *batchJob) startProgress(stderr io.Writer, in docReader) {
-	f, ok := stderr.(*os.File)
-	if j.flags.quiet || !ok || !term.IsTerminal(int(f.Fd())) {
+	if j.flags.quiet || !isTerminal(stderr) {
 		return
 	}
 	j.bar = progressbar.NewOptions64(-1,
@@ -368,6 +372,12 @@ func (j *batchJob) startProgress(stderr io.Writer, in docReader) {
 			}
 		}
 	}()
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 func (j *batchJob) stopProgress() {

@@ -166,6 +166,9 @@ func TestBatchLocalBadInput(t *testing.T) {
 			t.Errorf("stderr does not report %q:\n%s", want, stderr)
 		}
 	}
+	if strings.Contains(stderr, "documents in") {
+		t.Errorf("stderr, not a terminal, has the summary without --summary:\n%s", stderr)
+	}
 	check := func(recs []record) {
 		t.Helper()
 		ids := map[string]int{}
@@ -231,5 +234,40 @@ func TestBatchLocalBadInput(t *testing.T) {
 	// Without --resume, an existing output is not overwritten.
 	if _, err := runCmd(t, "batch", "--local", "--in", in, "--out", out); err == nil || !strings.Contains(err.Error(), "--resume") {
 		t.Errorf("batch onto an existing output: error %v, want one that suggests --resume", err)
+	}
+}
+
+// TestBatchSummary checks when the end-of-job summary is printed: standard error is not a
+// terminal here, so only with --summary.
+func TestBatchSummary(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.jsonl")
+	input := `{"id":"a","text":"Hackers broke into the ministry's network."}` + "\n" + `{"id":"b"}` + "\n"
+	if err := os.WriteFile(in, []byte(input), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		flags            []string
+		summary, badLine bool
+	}{
+		{nil, false, true},
+		{[]string{"--summary"}, true, true},
+		{[]string{"--quiet"}, false, false},
+		{[]string{"--quiet", "--summary"}, true, false},
+	}
+	for i, tt := range tests {
+		t.Run(strings.Join(tt.flags, " "), func(t *testing.T) {
+			out := filepath.Join(dir, fmt.Sprintf("out%d.jsonl", i))
+			stderr, err := runCmd(t, append([]string{"batch", "--local", "--in", in, "--out", out}, tt.flags...)...)
+			if err != nil {
+				t.Fatalf("batch %v: %v\n%s", tt.flags, err, stderr)
+			}
+			if got := strings.Contains(stderr, "2 documents in"); got != tt.summary {
+				t.Errorf("batch %v: summary printed = %v, want %v:\n%s", tt.flags, got, tt.summary, stderr)
+			}
+			if got := strings.Contains(stderr, `line 2: missing "text"`); got != tt.badLine {
+				t.Errorf("batch %v: bad line reported = %v, want %v:\n%s", tt.flags, got, tt.badLine, stderr)
+			}
+		})
 	}
 }

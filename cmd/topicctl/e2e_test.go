@@ -410,7 +410,7 @@ func TestBatchKilledAndResumed(t *testing.T) {
 		t.Fatalf("the killed run wrote %d of %d records; the test needs it stopped midway", first, n)
 	}
 
-	resume := exec.Command(filepath.Join(binDir, "topicctl"), "batch", "--resume", "--in", in, "--out", out, "--server", srv.addr)
+	resume := exec.Command(filepath.Join(binDir, "topicctl"), "batch", "--resume", "--summary", "--in", in, "--out", out, "--server", srv.addr)
 	msg, err := resume.CombinedOutput()
 	if err != nil {
 		t.Fatalf("topicctl batch --resume: %v\n%s", err, msg)
