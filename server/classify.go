@@ -23,6 +23,7 @@ const minParallelBatch = 16
 type unaryBlock struct {
 	resp topicdv1.ClassifyResponse
 	cb   classificationBlock
+	room scoreRoom
 }
 
 // batchBlock is every message of one batch result in one allocation.
@@ -44,6 +45,7 @@ func (s *Server) Classify(ctx context.Context, req *topicdv1.ClassifyRequest) (*
 		return nil, s.rejected(err)
 	}
 	b := new(unaryBlock)
+	b.cb.use(&b.room)
 	c, err := s.classify(ctx, &b.cb, e, req.GetDocument(), opts)
 	if err != nil {
 		return nil, s.rejected(err)
@@ -54,8 +56,8 @@ func (s *Server) Classify(ctx context.Context, req *topicdv1.ClassifyRequest) (*
 
 // ClassifyBatch labels up to Options.MaxBatchDocuments documents with one model: one result per
 // document, in order; a bad document gets an error result and the others are classified. A batch
-// of 16 documents or more that is the only ClassifyBatch call running is classified on
-// Options.StreamWorkers goroutines.
+// of 16 documents or more is classified on Options.StreamWorkers goroutines when no other
+// ClassifyBatch call ran at the same time in the last second.
 func (s *Server) ClassifyBatch(ctx context.Context, req *topicdv1.ClassifyBatchRequest) (*topicdv1.ClassifyBatchResponse, error) {
 	docs := req.GetDocuments()
 	if len(docs) > s.opts.MaxBatchDocuments {
@@ -70,11 +72,17 @@ func (s *Server) ClassifyBatch(ctx context.Context, req *topicdv1.ClassifyBatchR
 	if err != nil {
 		return nil, err
 	}
-	// Calls that overlap already keep the cores busy: splitting them too only adds goroutine
-	// switches (about 8% of the server's CPU under topicctl batch's 4 concurrent calls).
-	alone := s.batchCalls.Add(1) == 1
+	split := s.batchStarted()
 	defer s.batchCalls.Add(-1)
 	blocks := make([]batchBlock, len(docs))
+	// The label scores of every document in two slabs: a document has at most one per label.
+	k := len(e.model.Labels())
+	scores := make([]topicdv1.LabelScore, k*len(docs))
+	ptrs := make([]*topicdv1.LabelScore, k*len(docs))
+	for i := range blocks {
+		cb := &blocks[i].cb
+		cb.scores, cb.ptrs = scores[i*k:(i+1)*k:(i+1)*k], ptrs[i*k:(i+1)*k:(i+1)*k]
+	}
 	results := make([]*topicdv1.ClassifyBatchResult, len(docs))
 	classifyRange := func(from, to int) {
 		for i := from; i < to; i++ {
@@ -84,8 +92,7 @@ func (s *Server) ClassifyBatch(ctx context.Context, req *topicdv1.ClassifyBatchR
 			results[i] = s.batchItem(ctx, &blocks[i], e, docs[i], opts)
 		}
 	}
-	// A large batch alone is split over the stream workers so one call can use every core.
-	if w := s.opts.StreamWorkers; w > 1 && alone && len(docs) >= minParallelBatch {
+	if w := s.opts.StreamWorkers; w > 1 && split && len(docs) >= minParallelBatch {
 		var wg sync.WaitGroup
 		chunk := (len(docs) + w - 1) / w
 		for from := 0; from < len(docs); from += chunk {
@@ -99,6 +106,26 @@ func (s *Server) ClassifyBatch(ctx context.Context, req *topicdv1.ClassifyBatchR
 		return nil, contextError(err)
 	}
 	return &topicdv1.ClassifyBatchResponse{Results: results}, nil
+}
+
+// overlapMemory is how long after two ClassifyBatch calls last ran at once a call alone is
+// still taken for one of several.
+const overlapMemory = time.Second
+
+// batchStarted counts a ClassifyBatch call in (the caller counts it out of s.batchCalls) and
+// reports whether to split it over the workers, so that one call can use every core. Only a
+// call of a client that sends one batch at a time is split: a client with several calls in
+// flight already keeps the cores busy, and splitting its calls only adds goroutine switches
+// (about 8% of the server's CPU under topicctl batch's 4 calls). Such calls are not always in
+// the handler at the same moment (they are also being received and sent), hence the memory.
+func (s *Server) batchStarted() bool {
+	now := time.Since(s.started)
+	if s.batchCalls.Add(1) > 1 {
+		s.lastOverlap.Store(max(int64(now), 1))
+		return false
+	}
+	t := s.lastOverlap.Load()
+	return t == 0 || now-time.Duration(t) > overlapMemory
 }
 
 // batchItem classifies one document of a batch into b. A panic becomes this document's INTERNAL

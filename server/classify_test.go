@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 
@@ -307,5 +308,34 @@ func TestLogLine(t *testing.T) {
 	}
 	if strings.Contains(logs, "secret") {
 		t.Errorf("log holds document text:\n%s", logs)
+	}
+}
+
+// TestBatchSplit checks when a ClassifyBatch call is split over the workers: only when no
+// other ran at the same time in the last overlapMemory.
+func TestBatchSplit(t *testing.T) {
+	s := New(nil, Options{})
+	s.started = time.Now().Add(-time.Hour)
+	call := func() bool { // a call that ends at once
+		split := s.batchStarted()
+		s.batchCalls.Add(-1)
+		return split
+	}
+	if !call() {
+		t.Error("the first call, alone, is not split")
+	}
+	if !call() {
+		t.Error("a second call after the first ended is not split")
+	}
+	if s.batchStarted() != true || s.batchStarted() != false {
+		t.Error("of two calls at once, the first should be split and the second not")
+	}
+	s.batchCalls.Add(-2)
+	if call() {
+		t.Error("a call alone right after two ran at once is split")
+	}
+	s.lastOverlap.Store(int64(time.Since(s.started) - overlapMemory - time.Millisecond))
+	if !call() {
+		t.Errorf("a call alone %s after the last overlap is not split", overlapMemory)
 	}
 }

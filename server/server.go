@@ -80,7 +80,7 @@ type Options struct {
 	// DefaultMaxBatchDocuments.
 	MaxBatchDocuments int
 	// StreamWorkers is how many documents of one stream, or of one batch of 16 documents or
-	// more that runs alone, are classified at once. 0 means GOMAXPROCS, at most 4.
+	// more from a client that sends one batch at a time, are classified at once. 0 means GOMAXPROCS, at most 4.
 	StreamWorkers int
 	// StreamWindow bounds the documents of one stream that were received and not yet answered;
 	// when it is full the server stops reading, so HTTP/2 flow control slows the client down
@@ -134,8 +134,11 @@ type Server struct {
 	opts Options
 	log  *slog.Logger
 
-	// batchCalls counts the ClassifyBatch calls running, to split a batch only when it runs alone.
-	batchCalls atomic.Int32
+	// batchCalls counts the ClassifyBatch calls running, and lastOverlap is when (time since
+	// started, 0 for never) two of them last ran at once: see batchStarted.
+	batchCalls  atomic.Int32
+	lastOverlap atomic.Int64
+	started     time.Time
 
 	drainOnce sync.Once
 	// draining is closed by Drain: open streams answer what they hold and end with UNAVAILABLE.
@@ -155,6 +158,7 @@ func New(reg *Registry, opts Options) *Server {
 		opts:     opts,
 		log:      opts.Logger,
 		draining: make(chan struct{}),
+		started:  time.Now(),
 	}
 }
 

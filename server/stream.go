@@ -18,6 +18,7 @@ type streamBlock struct {
 	resp topicdv1.ClassifyStreamResponse
 	one  topicdv1.ClassifyStreamResponse_Classification
 	cb   classificationBlock
+	room scoreRoom
 }
 
 // ClassifyStream labels a stream of documents, one response per request, each echoing the
@@ -186,6 +187,7 @@ func (st *streamState) receive(ctx context.Context, stream topicdv1.ClassifierSe
 // the recovery interceptor cannot see panics on a worker goroutine, and the stream goes on.
 func (s *Server) streamItem(ctx context.Context, req *topicdv1.ClassifyStreamRequest) (resp *topicdv1.ClassifyStreamResponse) {
 	b := new(streamBlock)
+	b.cb.use(&b.room)
 	b.resp.DocumentId = validUTF8(req.GetDocument().GetId())
 	defer func() {
 		if p := recover(); p != nil {
