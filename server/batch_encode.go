@@ -2,6 +2,7 @@ package server
 
 import (
 	"math"
+	"sync"
 
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -58,7 +59,7 @@ func marshalBatchResponse(resp *topicdv1.ClassifyBatchResponse) (mem.BufferSlice
 	if mem.IsBelowBufferPoolingThreshold(total) {
 		buf = make([]byte, 0, total)
 	} else {
-		pooled = mem.DefaultBufferPool().Get(total)
+		pooled = responseBuffers.Get(total)
 		buf = (*pooled)[:0]
 	}
 	var err error
@@ -67,17 +68,39 @@ func marshalBatchResponse(resp *topicdv1.ClassifyBatchResponse) (mem.BufferSlice
 		buf = protowire.AppendVarint(buf, uint64(sizes[i]))
 		if buf, err = appendResult(buf, r, sizes[len(resp.Results)+i]); err != nil {
 			if pooled != nil {
-				mem.DefaultBufferPool().Put(pooled)
+				responseBuffers.Put(pooled)
 			}
 			return nil, err
 		}
 	}
 	if pooled != nil {
 		*pooled = buf
-		return mem.BufferSlice{mem.NewBuffer(pooled, mem.DefaultBufferPool())}, nil
+		return mem.BufferSlice{mem.NewBuffer(pooled, responseBuffers)}, nil
 	}
 	return mem.BufferSlice{mem.SliceBuffer(buf)}, nil
 }
+
+// responseBuffers holds the buffers of batch responses between calls.
+var responseBuffers = new(unclearedPool)
+
+// unclearedPool is a mem.BufferPool that does not clear the buffers it hands out, for writers
+// that overwrite every byte they return, as marshalBatchResponse does. gRPC's default pool
+// clears the whole capacity of a buffer on every Get: 1 MiB for a 150 KiB response, 2% of the
+// server's CPU under topicctl batch.
+type unclearedPool struct{ p sync.Pool }
+
+// Get returns a buffer of length size; its bytes are not zeroed.
+func (p *unclearedPool) Get(size int) *[]byte {
+	if b, ok := p.p.Get().(*[]byte); ok && cap(*b) >= size {
+		*b = (*b)[:size]
+		return b
+	}
+	b := make([]byte, size)
+	return &b
+}
+
+// Put returns a buffer to the pool.
+func (p *unclearedPool) Put(b *[]byte) { p.p.Put(b) }
 
 // plainClassification returns r's classification if this file encodes it, else nil.
 func plainClassification(r *topicdv1.ClassifyBatchResult) *topicdv1.Classification {

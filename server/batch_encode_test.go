@@ -43,10 +43,22 @@ func TestMarshalBatchResponse(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	many := func(n int, idPrefix string) *topicdv1.ClassifyBatchResponse {
+		resp := &topicdv1.ClassifyBatchResponse{}
+		for i := range n {
+			id := fmt.Sprint(idPrefix, i)
+			resp.Results = append(resp.Results, classified(id, full(id)))
+		}
+		return resp
+	}
 	tests := []struct {
 		name string
 		resp *topicdv1.ClassifyBatchResponse
 	}{
+		// Pooled buffers, the second one reused from the first and shorter: no stale byte may
+		// show.
+		{"pooled", many(100, "a-long-document-id-")},
+		{"pooled again, shorter", many(60, "id")},
 		{"empty", &topicdv1.ClassifyBatchResponse{}},
 		{"served", served},
 		{"explained", explained},

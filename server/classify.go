@@ -154,12 +154,19 @@ func (s *Server) classify(ctx context.Context, cb *classificationBlock, e *model
 	if err := s.validateDocument(d); err != nil {
 		return nil, err
 	}
-	start := time.Now()
+	// Without metrics (the default) the clock is not read: two reads are about 3% of the
+	// server's CPU on short documents.
+	var start time.Time
+	if e.metrics != nil {
+		start = time.Now()
+	}
 	r, err := e.model.Classify(d.Title, d.Text, opts)
 	if err != nil {
 		return nil, s.classifyError(ctx, e.name, err)
 	}
-	e.metrics.observe(r.Label, len(d.Title)+len(d.Text), time.Since(start))
+	if e.metrics != nil {
+		e.metrics.observe(r.Label, len(d.Title)+len(d.Text), time.Since(start))
+	}
 	return cb.fill(d.Id, e, &r), nil
 }
 
