@@ -1,158 +1,245 @@
 package classifier
 
 import (
-	"bytes"
 	"encoding/binary"
 	"math/bits"
 	"unicode/utf8"
+	"unsafe"
 )
+
+// Results of a word lookup other than a row number.
+const (
+	wordUnknown = -1 // a term, not in the table
+	wordDropped = -2 // not a term: too short, a number the model drops, or no word at all
+)
+
+// scanPad is how many bytes scoreWords's fast path loads at once.
+const scanPad = 16
 
 // scoreWords adds the weights of the known words of s to sums: the scorer's hot loop for models
 // without word pairs. It splits words exactly as the tokenizer does (FuzzScoreWords checks that)
-// but keeps its state in registers instead of a tokenizer, and looks a word up before asking
-// whether it is a stop word: the table holds the stop words of a model that drops them in rows
-// of their own, so one probe answers both questions.
+// and adds in the same order, in float64, so the sums are bit for bit those of scoreTerms (the
+// calibration was fitted on those sums).
 func (m *Model) scoreWords(sums []float64, s string, st *Stats) {
-	tbl := m.tbl
-	cfg := &m.tokenizer
+	if len(sums) != 4 || m.tbl.stride != rowHeader+2 {
+		m.scoreWordsAny(sums, s, st)
+		return
+	}
+	sc := scan4{
+		index:   unsafe.SliceData(m.tbl.index),
+		mask:    m.tbl.mask,
+		rows:    unsafe.Pointer(unsafe.SliceData(m.tbl.rows)),
+		words:   m.tbl.words,
+		minLen:  m.tokenizer.MinLength,
+		numbers: 1,
+		sums:    [4]float64(sums),
+	}
+	if m.tokenizer.DropNumbers {
+		sc.numbers = 0
+	}
+	i := 0
+	if len(s) >= scanPad {
+		i = sc.scan(m, s, len(s)-scanPad+1)
+	}
+	if i < len(s) {
+		// The last bytes: go on in a zero-padded copy of them, so the fast path can always load
+		// sixteen bytes. A zero byte separates words, so the padding changes no word.
+		var pad [2 * scanPad]byte
+		n := copy(pad[:scanPad], s[i:])
+		sc.scan(m, unsafe.String(&pad[0], n+scanPad), n)
+	}
+	copy(sums, sc.sums[:])
+	st.Tokens += int(uint32(sc.counts))
+	st.KnownTokens += int(sc.counts >> 32)
+}
+
+// scan4 is scoreWords's state for a model of four labels, whose rows are 40 bytes.
+type scan4 struct {
+	index  *uint32
+	mask   uint64
+	rows   unsafe.Pointer
+	words  int
+	minLen int
+	// numbers is 0 when words made only of digits are dropped, 1 when they are kept.
+	numbers uint64
+	sums    [4]float64
+	// counts is the number of terms in its low 32 bits and of known terms in its high 32 bits,
+	// one register for both.
+	counts uint64
+}
+
+// scan4RowBytes is the size of a row of four float32 weights after the row header.
+const scan4RowBytes = (rowHeader + 2) * 8
+
+// scan scores the words of s that start before stop and returns the index after the last of
+// them; s must hold at least scanPad bytes from every index before stop.
+//
+// A word of ASCII letters and digits shorter than 16 bytes, nearly every word of English news, is
+// read as two 8-byte loads, lower-cased and packed into its key in registers (SWAR, see
+// wordBytes), hashed and looked up without leaving the loop; anything else goes through
+// slowWord. The lookup also finds stop words: the table holds the stop words of a model that
+// drops them in rows of their own, so one probe answers both questions. The loop calls nothing
+// per word on the fast path and reads memory through unsafe pointers that the bounds above keep
+// in range, so the sums and the loop state stay in registers and there are no bounds checks.
+func (sc *scan4) scan(m *Model, s string, stop int) int {
+	p := unsafe.Pointer(unsafe.StringData(s))
+	index, mask, rows := sc.index, sc.mask, sc.rows
+	a0, a1, a2, a3 := sc.sums[0], sc.sums[1], sc.sums[2], sc.sums[3]
+	counts := sc.counts
 	var buf [64]byte
-	low := buf[:0]
-	for i := 0; i < len(s); {
-		c := asciiClass[s[i]]
+	i := 0
+	for i < stop {
+		b := (*[scanPad]byte)(unsafe.Add(p, i))
+		c := asciiClass[b[0]]
 		if c <= clsBreak {
 			i++
 			continue
 		}
-		start := i
-		var k0 uint64
-		short := false // the word fits in k0, as it was read
-		var word []byte
-		var runes int
-		var digits bool
-		slow := c == clsMulti
-		if slow {
-			if r, size := utf8.DecodeRuneInString(s[i:]); !isWordRune(r) {
-				i += size
-				continue
-			}
-		} else {
-			// The same eight-bytes-at-a-time scan as tokenizer.nextWord.
-			all, any := uint8(clsDigit), uint8(0)
-			tail := true
-			for i+8 <= len(s) {
-				w := binary.LittleEndian.Uint64(stringBytes(s[i : i+8]))
-				upper, letter, wb := wordBytes(w)
-				nonword := ^wb & msb8
-				if nonword != 0 {
-					tz := bits.TrailingZeros64(nonword)
+		r := wordDropped
+		fast := false
+		if c != clsMulti {
+			w0 := binary.LittleEndian.Uint64(b[:8])
+			up, letter, wb := wordBytes(w0)
+			var k0, k1 uint64
+			n := 0
+			if nw := ^wb & msb8; nw != 0 {
+				tz := bits.TrailingZeros64(nw)
+				keep := uint64(1)<<(tz-7) - 1 // the bytes before the first non-word byte
+				n = tz >> 3
+				k0, letter = (w0|up>>2)&keep, letter&keep
+				fast = true
+			} else {
+				w1 := binary.LittleEndian.Uint64(b[8:])
+				up1, letter1, wb1 := wordBytes(w1)
+				if nw := ^wb1 & msb8; nw != 0 {
+					tz := bits.TrailingZeros64(nw)
 					keep := uint64(1)<<(tz-7) - 1
-					upper, letter = upper&keep, letter&keep
-					if i == start {
-						// The whole word is in w: keep its packed key.
-						k0, short = w&keep, true
+					n = 8 + tz>>3
+					k0, k1, letter = w0|up>>2, (w1|up1>>2)&keep, letter|letter1&keep
+					fast = true
+				}
+			}
+			// The word must end at an ASCII byte; a non-ASCII one may continue it.
+			if fast && b[n&(scanPad-1)] < utf8.RuneSelf {
+				i += n + 1 // the byte after the word separates, so skip it too
+				if n < sc.minLen || letter|sc.numbers == 0 {
+					continue
+				}
+				h := shortHash(k0, k1, n)
+				tag := uint32(h>>56) << 24
+				r = wordUnknown
+				for j := h; ; j++ {
+					// mask keeps j in the index.
+					e := *(*uint32)(unsafe.Add(unsafe.Pointer(index), (j&mask)*4))
+					if e == 0 {
+						break
 					}
-					i += tz >> 3
-					tail = false
-				} else {
-					i += 8
+					if e&0xff000000 != tag {
+						continue
+					}
+					// The table built every row it indexes, so the row is in range.
+					row := (*[rowHeader]uint64)(unsafe.Add(rows, uintptr(e&0xffffff-1)*scan4RowBytes))
+					if row[0] == k0 && row[1] == k1 && uint32(row[2]) == uint32(n) {
+						r = int(e&0xffffff) - 1
+						break
+					}
 				}
-				if upper != 0 {
-					any |= clsUpper
-				}
-				if letter != 0 {
-					all = clsLower
-				}
-				if !tail {
-					break
-				}
-			}
-			for tail && i < len(s) {
-				c := asciiClass[s[i]]
-				if c-clsLower > clsUpper-clsLower {
-					break
-				}
-				all &= c
-				any |= c
-				i++
-			}
-			switch {
-			case i < len(s) && asciiClass[s[i]] == clsMulti:
-				slow, short = true, false
-			case any&clsUpper == 0:
-				word = stringBytes(s[start:])[: i-start : len(s)-start]
-				runes, digits = i-start, all == clsDigit
-			default:
-				short = false
-				low = append(low[:0], s[start:i]...)
-				for j, b := range low {
-					low[j] = asciiLower[b]
-				}
-				word = low
-				runes, digits = i-start, all == clsDigit
+			} else {
+				fast = false
 			}
 		}
-		if slow {
-			low, i, runes, digits = lowerWord(low[:0], s, start)
-			word = low
-		}
-		if runes < cfg.MinLength || (cfg.DropNumbers && digits) {
-			continue
-		}
-		// The key and the table probe are written out here rather than called: in Go a call
-		// spills every live register, and this loop holds many.
-		n := len(word)
-		var key termKey
-		switch {
-		case short:
-			key = termKey{k0: k0, h: shortHash(k0, 0, n)}
-		case n <= 16 && cap(word) >= 16:
-			w16 := word[:16]
-			a := binary.LittleEndian.Uint64(w16[:8]) & (uint64(1)<<(uint(min(n, 8))*8) - 1)
-			b := binary.LittleEndian.Uint64(w16[8:]) & (uint64(1)<<(uint(max(n-8, 0))*8) - 1)
-			key = termKey{a, b, shortHash(a, b, n)}
-		default:
-			key = makeKey(word)
-		}
-		r := -1
-		tag := uint32(key.h>>56) << 24
-		for j := key.h & tbl.mask; ; j = (j + 1) & tbl.mask {
-			e := tbl.index[j]
-			if e == 0 {
-				break
-			}
-			if e&0xff000000 != tag {
-				continue
-			}
-			x := int(e&0xffffff) - 1
-			row := tbl.rows[x*tbl.stride : x*tbl.stride+rowHeader : x*tbl.stride+rowHeader]
-			if row[0] == key.k0 && row[1] == key.k1 && uint32(row[2]) == uint32(n) &&
-				(n <= 16 || bytes.Equal(tbl.arena[row[2]>>32+16:row[2]>>32+uint64(n)], word[16:])) {
-				r = x
-				break
-			}
+		if !fast {
+			i, r = m.slowWord(s, i, &buf)
 		}
 		if r < 0 {
-			st.Tokens++
+			if r == wordUnknown {
+				counts++
+			}
 			continue
 		}
-		if r >= tbl.words {
+		if r >= sc.words {
 			continue // a stop word
 		}
-		st.Tokens++
-		st.KnownTokens++
-		o := (r*tbl.stride + rowHeader) * 2
-		if len(sums) == 4 {
-			// Four labels, the common case, add without a loop.
-			acc4 := (*[4]float64)(sums)
-			w := (*[4]float32)(tbl.weights[o : o+4])
-			acc4[0] += float64(w[0])
-			acc4[1] += float64(w[1])
-			acc4[2] += float64(w[2])
-			acc4[3] += float64(w[3])
+		counts += 1 + 1<<32
+		w := (*[4]float32)(unsafe.Add(rows, uintptr(r)*scan4RowBytes+rowHeader*8))
+		a0 += float64(w[0])
+		a1 += float64(w[1])
+		a2 += float64(w[2])
+		a3 += float64(w[3])
+	}
+	sc.sums = [4]float64{a0, a1, a2, a3}
+	sc.counts = counts
+	return i
+}
+
+// scoreWordsAny is scoreWords for any number of labels, one slowWord call per word.
+func (m *Model) scoreWordsAny(sums []float64, s string, st *Stats) {
+	var buf [64]byte
+	for i := 0; i < len(s); {
+		if asciiClass[s[i]] <= clsBreak {
+			i++
 			continue
 		}
-		for c, w := range tbl.weights[o : o+len(sums)] {
+		var r int
+		i, r = m.slowWord(s, i, &buf)
+		if r == wordUnknown || r >= 0 && r < m.tbl.words {
+			st.Tokens++
+		}
+		if r < 0 || r >= m.tbl.words {
+			continue
+		}
+		st.KnownTokens++
+		for c, w := range m.tbl.row(r) {
 			sums[c] += float64(w)
 		}
 	}
+}
+
+// slowWord is scoreWords for the word or non-word rune at s[i], whose byte class is above
+// clsBreak: any word with a non-ASCII rune, of 16 bytes or more, or near the end of s. It
+// returns the index after what it read and the word's row, wordUnknown or wordDropped.
+//
+//go:noinline
+func (m *Model) slowWord(s string, i int, buf *[64]byte) (end, r int) {
+	start := i
+	if asciiClass[s[i]] == clsMulti {
+		if r, size := utf8.DecodeRuneInString(s[i:]); !isWordRune(r) {
+			return i + size, wordDropped
+		}
+	}
+	var word []byte
+	var runes int
+	var digits bool
+	upper := false
+	all := uint8(clsDigit)
+	for i < len(s) {
+		c := asciiClass[s[i]]
+		if c-clsLower > clsUpper-clsLower {
+			break
+		}
+		all &= c
+		upper = upper || c == clsUpper
+		i++
+	}
+	switch {
+	case i < len(s) && asciiClass[s[i]] == clsMulti:
+		word, i, runes, digits = lowerWord(buf[:0], s, start)
+	case upper:
+		word = append(buf[:0], s[start:i]...)
+		for j, b := range word {
+			word[j] = asciiLower[b]
+		}
+		runes, digits = i-start, all == clsDigit
+	default:
+		// The capacity runs to the end of s so makeKey can read whole words.
+		word = stringBytes(s[start:])[: i-start : len(s)-start]
+		runes, digits = i-start, all == clsDigit
+	}
+	if runes < m.tokenizer.MinLength || (m.tokenizer.DropNumbers && digits) {
+		return i, wordDropped
+	}
+	if r = m.tbl.find(word, makeKey(word)); r < 0 {
+		return i, wordUnknown
+	}
+	return i, r
 }
