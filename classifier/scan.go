@@ -30,6 +30,7 @@ func (m *Model) scoreWords(sums []float64, s string, st *Stats) {
 		mask:    m.tbl.mask,
 		rows:    unsafe.Pointer(unsafe.SliceData(m.tbl.rows)),
 		words:   m.tbl.words,
+		zero:    m.tbl.zero,
 		minLen:  m.tokenizer.MinLength,
 		numbers: 1,
 		sums:    [4]float64(sums),
@@ -59,6 +60,7 @@ type scan4 struct {
 	mask   uint64
 	rows   unsafe.Pointer
 	words  int
+	zero   int // the row of zeros after the last one
 	minLen int
 	// numbers is 0 when words made only of digits are dropped, 1 when they are kept.
 	numbers uint64
@@ -95,39 +97,43 @@ func (sc *scan4) scan(m *Model, s string, stop int) int {
 			i++
 			continue
 		}
-		r := wordDropped
+		// r is the word's row: the zero row for an unknown term, whose weights are zeros, so
+		// every term adds a row and the only branches left are the lookup's. inc is what the
+		// term adds to counts.
+		var r int
+		var inc uint64
 		fast := false
 		if c != clsMulti {
 			w0 := binary.LittleEndian.Uint64(b[:8])
 			up, letter, wb := wordBytes(w0)
 			var k0, k1 uint64
-			n := 0
+			n := scanPad
 			if nw := ^wb & msb8; nw != 0 {
 				tz := bits.TrailingZeros64(nw)
-				keep := uint64(1)<<(tz-7) - 1 // the bytes before the first non-word byte
+				keep := uint64(1)<<(uint(tz-7)&63) - 1 // the bytes before the first non-word byte
 				n = tz >> 3
 				k0, letter = (w0|up>>2)&keep, letter&keep
-				fast = true
 			} else {
 				w1 := binary.LittleEndian.Uint64(b[8:])
 				up1, letter1, wb1 := wordBytes(w1)
 				if nw := ^wb1 & msb8; nw != 0 {
 					tz := bits.TrailingZeros64(nw)
-					keep := uint64(1)<<(tz-7) - 1
+					keep := uint64(1)<<(uint(tz-7)&63) - 1
 					n = 8 + tz>>3
 					k0, k1, letter = w0|up>>2, (w1|up1>>2)&keep, letter|letter1&keep
-					fast = true
 				}
 			}
-			// The word must end at an ASCII byte; a non-ASCII one may continue it.
-			if fast && b[n&(scanPad-1)] < utf8.RuneSelf {
+			// A word of 16 bytes or more, or that goes on with a non-ASCII byte, takes the slow
+			// path.
+			if n < scanPad && b[n&(scanPad-1)] < utf8.RuneSelf {
+				fast = true
 				i += n + 1 // the byte after the word separates, so skip it too
 				if n < sc.minLen || letter|sc.numbers == 0 {
 					continue
 				}
 				h := shortHash(k0, k1, n)
 				tag := uint32(h>>56) << 24
-				r = wordUnknown
+				r, inc = sc.zero, 1
 				for j := h; ; j++ {
 					// mask keeps j in the index.
 					e := *(*uint32)(unsafe.Add(unsafe.Pointer(index), (j&mask)*4))
@@ -141,26 +147,31 @@ func (sc *scan4) scan(m *Model, s string, stop int) int {
 					row := (*[rowHeader]uint64)(unsafe.Add(rows, uintptr(e&0xffffff-1)*scan4RowBytes))
 					if row[0] == k0 && row[1] == k1 && uint32(row[2]) == uint32(n) {
 						r = int(e&0xffffff) - 1
+						inc = 0 // a stop word
+						if r < sc.words {
+							inc = 1 + 1<<32
+						}
 						break
 					}
 				}
-			} else {
-				fast = false
 			}
 		}
 		if !fast {
 			i, r = m.slowWord(s, i, &buf)
-		}
-		if r < 0 {
-			if r == wordUnknown {
-				counts++
+			switch {
+			case r == wordDropped:
+				continue
+			case r == wordUnknown:
+				r, inc = sc.zero, 1
+			case r < sc.words:
+				inc = 1 + 1<<32
+			default:
+				inc = 0
 			}
-			continue
 		}
-		if r >= sc.words {
-			continue // a stop word
-		}
-		counts += 1 + 1<<32
+		// Adding a stop word's or the zero row's +0.0 leaves a sum unchanged: a sum that starts
+		// at a log prior can never be -0.0.
+		counts += inc
 		w := (*[4]float32)(unsafe.Add(rows, uintptr(r)*scan4RowBytes+rowHeader*8))
 		a0 += float64(w[0])
 		a1 += float64(w[1])

@@ -101,6 +101,9 @@ type table struct {
 	// words is the number of vocabulary rows; rows from words on hold stop words (zero weights),
 	// which scoreWords finds in the same probe as real terms and skips.
 	words int
+	// zero is the number of rows in the index; one more row of zeros follows, which scoreWords
+	// adds for an unknown term rather than branching on it.
+	zero int
 }
 
 // rowHeader is the number of uint64 words before a row's weights.
@@ -122,7 +125,8 @@ func newTable(arena []byte, offsets []uint32, weights []float32, labels int, ord
 	t := &table{
 		index:  make([]uint32, size),
 		mask:   uint64(size - 1),
-		rows:   make([]uint64, max(n*stride, 1)),
+		rows:   make([]uint64, (n+1)*stride),
+		zero:   n,
 		stride: stride,
 		labels: labels,
 		arena:  arena,
