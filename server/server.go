@@ -21,6 +21,9 @@
 //
 // Invalid UTF-8 in a request's strings, which the protobuf runtime refuses before any handler
 // runs, is decoded leniently (codec.go) so that it is INVALID_ARGUMENT for that one document.
+// ClassifyBatch messages, the largest and most frequent under batch jobs, skip protobuf-go's
+// reflection: requests are decoded into one slab (batch_decode.go), responses encoded straight
+// from the structs into the same bytes (batch_encode.go); other shapes fall back to protobuf-go.
 //
 // # Interceptors
 //
