@@ -301,7 +301,7 @@ func TestLogLine(t *testing.T) {
 	}
 	// The interceptor logs before gRPC sends the response, so the line is there now.
 	logs := env.logs.String()
-	for _, want := range []string{`"msg":"call"`, `"method":"/topicd.v1.ClassifierService/Classify"`, `"code":"OK"`, `"model":"news-topics"`, `"peer":"bufconn"`, `"duration_ms"`} {
+	for _, want := range []string{`"msg":"call"`, `"method":"/topicd.v1.ClassifierService/Classify"`, `"code":"OK"`, `"model":"news-topics"`, `"peer":"bufconn"`, `"duration_us"`} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("log line lacks %s:\n%s", want, logs)
 		}

@@ -31,7 +31,7 @@
 // Prometheus provider) -> call log -> default deadline -> recovery (go-grpc-middleware): the
 // outermost interceptor sees every call, the innermost turns a panic into INTERNAL so the server
 // keeps serving. The call log writes one slog line per call (msg "call": method, code,
-// duration_ms, peer, model, error), never the document text.
+// duration_us, peer, model, error), never the document text.
 //
 // # Streams
 //

@@ -36,7 +36,7 @@
 //	 "tls":false,"mtls":false,"default_model":"news-topics","models":["news-topics"],
 //	 "bench_floor":false,"ready_ms":13}
 //
-// Then one line per call: msg "call" with method, code, duration_ms, peer, model and the error
+// Then one line per call: msg "call" with method, code, duration_us, peer, model and the error
 // sent to the client; never the document text.
 //
 // # Metrics
