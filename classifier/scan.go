@@ -92,9 +92,11 @@ func (sc *scan4) scan(m *Model, s string, stop int) int {
 	i := 0
 	for i < stop {
 		b := (*[scanPad]byte)(unsafe.Add(p, i))
-		c := asciiClass[b[0]]
-		if c <= clsBreak {
-			i++
+		w0 := binary.LittleEndian.Uint64(b[:8])
+		up, letter, wb := wordBytes(w0)
+		nw := ^wb & msb8
+		if nw&0x80 != 0 && b[0] < utf8.RuneSelf {
+			i++ // an ASCII separator
 			continue
 		}
 		// r is the word's row: the zero row for an unknown term, whose weights are zeros, so
@@ -103,12 +105,10 @@ func (sc *scan4) scan(m *Model, s string, stop int) int {
 		var r int
 		var inc uint64
 		fast := false
-		if c != clsMulti {
-			w0 := binary.LittleEndian.Uint64(b[:8])
-			up, letter, wb := wordBytes(w0)
+		if nw&0x80 == 0 { // an ASCII word starts here
 			var k0, k1 uint64
 			n := scanPad
-			if nw := ^wb & msb8; nw != 0 {
+			if nw != 0 {
 				tz := bits.TrailingZeros64(nw)
 				keep := uint64(1)<<(uint(tz-7)&63) - 1 // the bytes before the first non-word byte
 				n = tz >> 3

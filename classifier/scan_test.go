@@ -1,6 +1,7 @@
 package classifier
 
 import (
+	"encoding/binary"
 	"slices"
 	"testing"
 )
@@ -54,4 +55,33 @@ func FuzzScoreWords(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestWordBytes checks the SWAR byte classes against the byte class table for every byte value
+// in every position, next to neighbours that could carry into it.
+func TestWordBytes(t *testing.T) {
+	for _, fill := range []byte{0x00, 'Z', 0x7f, 0x80, 0xff, '9'} {
+		for pos := 0; pos < 8; pos++ {
+			for v := 0; v < 256; v++ {
+				var b [8]byte
+				for j := range b {
+					b[j] = fill
+				}
+				b[pos] = byte(v)
+				upper, letter, word := wordBytes(binary.LittleEndian.Uint64(b[:]))
+				for j, c := range b {
+					bit := uint64(0x80) << (8 * j)
+					cls := asciiClass[c]
+					want := [3]bool{cls == clsUpper, cls == clsUpper || cls == clsLower, cls >= clsLower && cls <= clsUpper}
+					got := [3]bool{upper&bit != 0, letter&bit != 0, word&bit != 0}
+					if got != want {
+						t.Fatalf("byte %#x at %d in %x: upper, letter, word = %v, want %v", c, j, b, got, want)
+					}
+				}
+				if (upper|letter|word)&^msb8 != 0 {
+					t.Fatalf("%x: bits outside 0x80", b)
+				}
+			}
+		}
+	}
 }

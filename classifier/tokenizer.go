@@ -118,16 +118,16 @@ const (
 
 // wordBytes classifies the eight bytes of w at once (SWAR): each result has 0x80 in the bytes
 // that are ASCII capitals, ASCII letters, and ASCII letters or digits. Clearing the top bit first
-// keeps the additions from carrying between bytes; non-ASCII bytes are masked out at the end.
+// keeps the additions from carrying between bytes; setting bit 5 folds capitals onto small
+// letters, so one range test finds both; a letter is a capital when its bit 5, shifted up to bit
+// 7, is clear. Non-ASCII bytes are masked out at the end.
 func wordBytes(w uint64) (upper, letter, word uint64) {
 	x := w &^ msb8
-	upper = (x + 0x3f*lsb8) &^ (x + 0x25*lsb8)  // 'A' <= x <= 'Z'
-	lower := (x + 0x1f*lsb8) &^ (x + 0x05*lsb8) // 'a' <= x <= 'z'
-	digit := (x + 0x50*lsb8) &^ (x + 0x46*lsb8) // '0' <= x <= '9'
-	ascii := ^w & msb8
-	upper &= ascii
-	letter = (upper | lower) & ascii
-	word = letter | digit&ascii
+	f := x | 0x20*lsb8
+	letter = (f + 0x1f*lsb8) &^ (f + 0x05*lsb8) &^ w & msb8 // 'a' <= f <= 'z'
+	digit := (x + 0x50*lsb8) &^ (x + 0x46*lsb8)             // '0' <= x <= '9'
+	word = letter | digit&^w&msb8
+	upper = letter &^ (x << 2)
 	return upper, letter, word
 }
 
