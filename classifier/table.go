@@ -79,7 +79,6 @@ func makeKey(b []byte) termKey {
 // inline, so the scanner can hash a word it already holds in a register.
 func shortHash(k0, k1 uint64, n int) uint64 {
 	hi, lo := bits.Mul64(k0^hashM1, k1^hashM2^uint64(n))
-	hi, lo = bits.Mul64((hi^lo)^hashM2, hashM3)
 	return hi ^ lo
 }
 
