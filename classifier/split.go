@@ -31,7 +31,7 @@ func SplitByDate(dates []string, cutoff string) (train, valid []int) {
 
 // SplitNewest holds out, for every label separately, the newest fraction of that label's rows
 // (at least one row when the label has two or more). Validation therefore comes from later years
-// than the training rows of the same label, as the date split intends, while every label
+// than the training rows of the same label, as a date split intends, while every label
 // is represented even when the labels' date ranges differ. Ties on date are broken by row order.
 func SplitNewest(dates, labels []string, fraction float64) (train, valid []int, err error) {
 	if len(dates) != len(labels) {

@@ -36,7 +36,7 @@ var commands = map[string]command{
 	"classify": runClassify,
 	"models":   runModels,
 	"batch":    runBatch,
-	// Local model work, in train.go and eval.go (owned by the accuracy engineer).
+	// Local model work, in train.go and eval.go.
 	"train": runTrain,
 	"eval":  runEval,
 }

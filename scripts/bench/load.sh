@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# load.sh is topicd's load test (issue 4, item 7): ghz at 50 concurrent callers for 30 s against
+# load.sh is topicd's load test: ghz at 50 concurrent callers for 30 s against
 # unary Classify with the news-like paragraphs of testdata/news.json (used in turn), on 127.0.0.1.
 # It reports the calls, errors (must be zero) and latency, and the server's resident memory (VmRSS
 # from /proc/PID/status) before, every second during, and after the load, to show it stays flat.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# rpc.sh measures what gRPC costs topicd (issue 5, items 3 and 4) on one machine, on 127.0.0.1:
+# rpc.sh measures what gRPC costs topicd on one machine, on 127.0.0.1:
 #
 #   (a) unary Classify against FloorService/Floor, a call with the same request and response
 #       that does no classification (topicd --bench-floor): calls per second at the same

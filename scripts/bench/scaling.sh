@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# scaling.sh measures how the in-process classification rate grows from 1 to 2 cores (issue 5,
-# item 6: the rate at 2 cores should be at least 1.8 times the rate at 1). It runs the classifier's
+# scaling.sh measures how the in-process classification rate grows from 1 to 2 cores (the goal:
+# the rate at 2 cores is at least 1.8 times the rate at 1). It runs the classifier's
 # parallel benchmarks (b.RunParallel) once with -cpu 1 and once with -cpu 2, COUNT times each, and
 # prints the median rates and their ratio, with the CPU share the test process actually got: on a
 # machine where other work holds a core, the -cpu 2 run gets less than 200% and its ratio says

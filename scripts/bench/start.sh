@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# start.sh measures topicd's start (issue 5, item 5): the time from exec until grpc.health.v1
+# start.sh measures topicd's start: the time from exec until grpc.health.v1
 # answers SERVING, and the resident size (VmRSS) with the embedded default model, at ready and
 # after a warm-up of Classify calls with the news-like texts of testdata/news.json.
 # Targets: ready in under 150 ms, under 60 MB resident.
