@@ -137,7 +137,7 @@ func (c *Client) RunBatch(ctx context.Context, cfg BatchConfig, docs <-chan *top
 		window:   make(chan struct{}, cfg.Window),
 		work:     make(chan *item, cfg.Window),
 		retry:    make(chan *item, cfg.Window),
-		results:  make(chan delivery, cfg.Window),
+		results:  make(chan []delivery, cfg.Window),
 		total:    make(chan uint64, 1),
 		finished: make(chan struct{}),
 	}
@@ -180,12 +180,12 @@ type runner struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 
-	window   chan struct{} // a token per document between input and emit
-	work     chan *item    // new documents; closed when the input is done
-	retry    chan *item    // documents to re-send; never blocks: it holds at most Window items
-	results  chan delivery // to the collector; never blocks for the same reason
-	total    chan uint64   // how many documents the input held, once known
-	finished chan struct{} // closed when every document was emitted
+	window   chan struct{}   // a token per document between input and emit
+	work     chan *item      // new documents; closed when the input is done
+	retry    chan *item      // documents to re-send; never blocks: it holds at most Window items
+	results  chan []delivery // to the collector, a call's worth at a time; never blocks: each holds at least one of at most Window documents
+	total    chan uint64     // how many documents the input held, once known
+	finished chan struct{}   // closed when every document was emitted
 	resent   atomic.Int64
 }
 
@@ -203,6 +203,9 @@ func (r *runner) dispatch(docs <-chan *topicdv1.Document) {
 	defer close(r.work)
 	var seq uint64
 	defer func() { r.total <- seq }()
+	// Items are allocated in slabs, one allocation per 256 documents instead of one each; a
+	// slab lives until its last item is emitted, so at most Window/256+1 slabs beyond the window.
+	var slab []item
 	for {
 		var doc *topicdv1.Document
 		var ok bool
@@ -219,7 +222,13 @@ func (r *runner) dispatch(docs <-chan *topicdv1.Document) {
 		case <-r.ctx.Done():
 			return
 		}
-		r.work <- &item{seq: seq, doc: doc}
+		if len(slab) == 0 {
+			slab = make([]item, 256)
+		}
+		it := &slab[0]
+		slab = slab[1:]
+		it.seq, it.doc = seq, doc
+		r.work <- it
 		seq++
 	}
 }
@@ -241,14 +250,18 @@ func (r *runner) collect(emit func(Result) error) (BatchStats, error) {
 	}
 	for uint64(stats.Documents) < total {
 		select {
-		case d := <-r.results:
+		case ds := <-r.results:
 			if !r.cfg.Ordered {
-				if err := out(d.res); err != nil {
-					return stats, err
+				for _, d := range ds {
+					if err := out(d.res); err != nil {
+						return stats, err
+					}
 				}
 				continue
 			}
-			pending[d.it.seq] = d.res
+			for _, d := range ds {
+				pending[d.it.seq] = d.res
+			}
 			for {
 				res, ok := pending[next]
 				if !ok {
@@ -275,14 +288,23 @@ func (r *runner) collect(emit func(Result) error) (BatchStats, error) {
 // deliver hands the one result of it to the collector; later calls for the same item are
 // dropped, which makes "exactly one result per document" hold even if a server answered twice.
 func (r *runner) deliver(it *item, res Result) {
+	if ds := addDelivery(nil, it, res); len(ds) > 0 {
+		r.results <- ds
+	}
+}
+
+// addDelivery appends the one result of it to ds, for a worker that hands over a call's results
+// at once: one channel operation and one wake-up of the collector per call instead of per
+// document. Later results for the same item are dropped, as in deliver.
+func addDelivery(ds []delivery, it *item, res Result) []delivery {
 	if !it.done.CompareAndSwap(false, true) {
-		return
+		return ds
 	}
 	res.ID = it.doc.GetId()
 	if res.Classification != nil {
 		res.Classification.DocumentId = res.ID
 	}
-	r.results <- delivery{it: it, res: res}
+	return append(ds, delivery{it: it, res: res})
 }
 
 // next returns the next document to send: a re-send first, else a new one. With wait false

@@ -117,3 +117,111 @@ func BenchmarkBatchResponseDecode(b *testing.B) {
 		}
 	})
 }
+
+// randomRequest builds a ClassifyBatchRequest with every field set or empty at random.
+func randomRequest(rng *rand.Rand, n int) *topicdv1.ClassifyBatchRequest {
+	texts := []string{"", "a", "Ransomware hit the ministry", "Grenzübergang geschlossen — 国境", string(make([]byte, 300))}
+	req := &topicdv1.ClassifyBatchRequest{}
+	for i := range n {
+		d := &topicdv1.Document{Text: texts[rng.IntN(len(texts))]}
+		if rng.IntN(8) > 0 {
+			d.Id = fmt.Sprint("doc-", i)
+		}
+		if rng.IntN(2) == 0 {
+			d.Title = texts[rng.IntN(len(texts))]
+		}
+		req.Documents = append(req.Documents, d)
+	}
+	if rng.IntN(2) == 0 {
+		req.Model = "news-topics"
+	}
+	switch rng.IntN(3) {
+	case 0:
+		req.Options = &topicdv1.ClassifyOptions{}
+	case 1:
+		req.Options = &topicdv1.ClassifyOptions{TopK: rng.Uint32N(5), MinConfidence: rng.Float32(), Explain: rng.IntN(2) == 0, ExplainTerms: 3}
+	}
+	return req
+}
+
+// TestBatchCodecMarshal checks that the request encoder writes exactly proto.Marshal's bytes,
+// and that what it declines (invalid UTF-8, unknown fields, nil documents) still gets
+// protobuf-go's bytes or error.
+func TestBatchCodecMarshal(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	withUnknown := func(m proto.Message) proto.Message {
+		m.ProtoReflect().SetUnknown(protowire.AppendVarint(protowire.AppendTag(nil, 99, protowire.VarintType), 1))
+		return m
+	}
+	cases := []struct {
+		name    string
+		req     func(n int) *topicdv1.ClassifyBatchRequest
+		fast    bool // the hand encoder must take it
+		wantErr bool
+	}{
+		{"random", func(n int) *topicdv1.ClassifyBatchRequest { return randomRequest(rng, n) }, true, false},
+		{"invalid UTF-8 text", func(n int) *topicdv1.ClassifyBatchRequest {
+			req := randomRequest(rng, n+1)
+			req.Documents[n].Text = "bad \xff"
+			return req
+		}, false, true},
+		{"invalid UTF-8 model", func(n int) *topicdv1.ClassifyBatchRequest {
+			req := randomRequest(rng, n)
+			req.Model = "\xc3"
+			return req
+		}, false, true},
+		{"unknown field in a document", func(n int) *topicdv1.ClassifyBatchRequest {
+			req := randomRequest(rng, n+1)
+			withUnknown(req.Documents[0])
+			return req
+		}, false, false},
+		{"unknown field in the request", func(n int) *topicdv1.ClassifyBatchRequest {
+			return withUnknown(randomRequest(rng, n)).(*topicdv1.ClassifyBatchRequest)
+		}, false, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, n := range []int{0, 1, 2, 7, 1000} {
+				for range 5 {
+					req := tc.req(n)
+					if _, ok := encodeBatchRequest(req); ok != tc.fast {
+						t.Fatalf("n=%d: hand encoder took it: %v, want %v", n, ok, tc.fast)
+					}
+					want, wantErr := proto.Marshal(req)
+					got, err := batchCodec{}.Marshal(req)
+					if (err != nil) != tc.wantErr || (wantErr != nil) != tc.wantErr {
+						t.Fatalf("n=%d: error %v (protobuf-go: %v), want error: %v", n, err, wantErr, tc.wantErr)
+					}
+					if err != nil {
+						continue
+					}
+					if b := got.Materialize(); string(b) != string(want) {
+						t.Fatalf("n=%d: encoded %d bytes different from proto.Marshal's %d", n, len(b), len(want))
+					}
+					got.Free()
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkBatchCodecMarshal(b *testing.B) {
+	req := randomRequest(rand.New(rand.NewPCG(1, 2)), 1000)
+	for _, bc := range []struct {
+		name  string
+		codec interface {
+			Marshal(any) (mem.BufferSlice, error)
+		}
+	}{{"protobuf-go", protoCodec}, {"batchCodec", batchCodec{}}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				out, err := bc.codec.Marshal(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				out.Free()
+			}
+		})
+	}
+}

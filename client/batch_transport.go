@@ -73,17 +73,22 @@ func (r *runner) chunkWorker() {
 			continue
 		}
 		fails = 0
+		// A fresh slice per call: the collector owns it once sent.
+		ds := make([]delivery, 0, len(chunk))
 		for i, res := range resp.GetResults() {
 			it := chunk[i]
 			if e := statusErr(res.GetError()); e != nil {
 				if retryableItem(e) {
 					r.failed(it, e)
 				} else {
-					r.deliver(it, Result{Err: e})
+					ds = addDelivery(ds, it, Result{Err: e})
 				}
 				continue
 			}
-			r.deliver(it, Result{Classification: res.GetClassification()})
+			ds = addDelivery(ds, it, Result{Classification: res.GetClassification()})
+		}
+		if len(ds) > 0 {
+			r.results <- ds
 		}
 	}
 }
