@@ -51,6 +51,15 @@ func (c Calibration) validate(labels int) error {
 	return nil
 }
 
+// log1pSmall holds math.Log1p(n) for the known-term counts of short documents, where computing
+// it costs as much as a tenth of scoring the words; the values are Log1p's own, so T is the same.
+var log1pSmall = func() (t [256]float64) {
+	for n := range t {
+		t[n] = math.Log1p(float64(n))
+	}
+	return t
+}()
+
 // TemperatureFor returns T for a document with knownTokens known terms.
 func (c Calibration) TemperatureFor(knownTokens int) float64 {
 	t := c.Temperature
@@ -58,7 +67,13 @@ func (c Calibration) TemperatureFor(knownTokens int) float64 {
 		t = 1
 	}
 	if c.LengthSlope != 0 {
-		t *= 1 + c.LengthSlope*math.Log1p(float64(knownTokens))
+		var l float64
+		if uint(knownTokens) < uint(len(log1pSmall)) {
+			l = log1pSmall[knownTokens]
+		} else {
+			l = math.Log1p(float64(knownTokens))
+		}
+		t *= 1 + c.LengthSlope*l
 	}
 	return t
 }
@@ -88,7 +103,12 @@ func softmax(dst, scores []float64, inv float64, bias []float64) {
 	}
 	var sum float64
 	for i, z := range dst {
-		e := math.Exp(z - maxZ)
+		// The largest term's exponent is exactly 0 and Exp(0) is exactly 1: one call fewer.
+		// (z == maxZ would not do: an infinite z gives NaN, as Exp(Inf - Inf) does.)
+		e := 1.0
+		if d := z - maxZ; d != 0 {
+			e = math.Exp(d)
+		}
 		dst[i] = e
 		sum += e
 	}

@@ -11,6 +11,7 @@ import (
 const (
 	wordUnknown = -1 // a term, not in the table
 	wordDropped = -2 // not a term: too short, a number the model drops, or no word at all
+	wordInvalid = -3 // not a term: a byte that starts no valid UTF-8 sequence
 )
 
 // scanPad is how many bytes scoreWords's fast path loads at once.
@@ -19,11 +20,11 @@ const scanPad = 16
 // scoreWords adds the weights of the known words of s to sums: the scorer's hot loop for models
 // without word pairs. It splits words exactly as the tokenizer does (FuzzScoreWords checks that)
 // and adds in the same order, in float64, so the sums are bit for bit those of scoreTerms (the
-// calibration was fitted on those sums).
-func (m *Model) scoreWords(sums []float64, s string, st *Stats) {
+// calibration was fitted on those sums). It reports whether s is valid UTF-8: every non-ASCII
+// byte passes through slowWord, which decodes it, so Classify need not read the text twice.
+func (m *Model) scoreWords(sums []float64, s string, st *Stats) (valid bool) {
 	if len(sums) != 4 || m.tbl.stride != rowHeader+2 {
-		m.scoreWordsAny(sums, s, st)
-		return
+		return m.scoreWordsAny(sums, s, st)
 	}
 	sc := scan4{
 		index:   unsafe.SliceData(m.tbl.index),
@@ -52,6 +53,7 @@ func (m *Model) scoreWords(sums []float64, s string, st *Stats) {
 	copy(sums, sc.sums[:])
 	st.Tokens += int(uint32(sc.counts))
 	st.KnownTokens += int(sc.counts >> 32)
+	return !sc.invalid
 }
 
 // scan4 is scoreWords's state for a model of four labels, whose rows are 40 bytes.
@@ -68,6 +70,8 @@ type scan4 struct {
 	// counts is the number of terms in its low 32 bits and of known terms in its high 32 bits,
 	// one register for both.
 	counts uint64
+	// invalid is set when slowWord met a byte that is not valid UTF-8.
+	invalid bool
 }
 
 // scan4RowBytes is the size of a row of four float32 weights after the row header.
@@ -88,7 +92,6 @@ func (sc *scan4) scan(m *Model, s string, stop int) int {
 	index, mask, rows := sc.index, sc.mask, sc.rows
 	a0, a1, a2, a3 := sc.sums[0], sc.sums[1], sc.sums[2], sc.sums[3]
 	counts := sc.counts
-	var buf [64]byte
 	i := 0
 	for i < stop {
 		b := (*[scanPad]byte)(unsafe.Add(p, i))
@@ -157,9 +160,12 @@ func (sc *scan4) scan(m *Model, s string, stop int) int {
 			}
 		}
 		if !fast {
-			i, r = m.slowWord(s, i, &buf)
+			i, r = m.slowWord(s, i)
 			switch {
-			case r == wordDropped:
+			case r < wordUnknown:
+				if r == wordInvalid {
+					sc.invalid = true
+				}
 				continue
 			case r == wordUnknown:
 				r, inc = sc.zero, 1
@@ -184,15 +190,18 @@ func (sc *scan4) scan(m *Model, s string, stop int) int {
 }
 
 // scoreWordsAny is scoreWords for any number of labels, one slowWord call per word.
-func (m *Model) scoreWordsAny(sums []float64, s string, st *Stats) {
-	var buf [64]byte
+func (m *Model) scoreWordsAny(sums []float64, s string, st *Stats) (valid bool) {
+	valid = true
 	for i := 0; i < len(s); {
 		if asciiClass[s[i]] <= clsBreak {
 			i++
 			continue
 		}
 		var r int
-		i, r = m.slowWord(s, i, &buf)
+		i, r = m.slowWord(s, i)
+		if r == wordInvalid {
+			valid = false
+		}
 		if r == wordUnknown || r >= 0 && r < m.tbl.words {
 			st.Tokens++
 		}
@@ -204,17 +213,26 @@ func (m *Model) scoreWordsAny(sums []float64, s string, st *Stats) {
 			sums[c] += float64(w)
 		}
 	}
+	return valid
 }
 
 // slowWord is scoreWords for the word or non-word rune at s[i], whose byte class is above
 // clsBreak: any word with a non-ASCII rune, of 16 bytes or more, or near the end of s. It
-// returns the index after what it read and the word's row, wordUnknown or wordDropped.
+// returns the index after what it read and the word's row, wordUnknown, wordDropped or, for a
+// byte that starts no valid UTF-8 sequence, wordInvalid. Every non-ASCII rune that is not part
+// of a word is decoded here, and lowerWord ends a word at an invalid byte, so every invalid byte
+// of s comes here on its own. The buffer lives here, not in the caller, so that the fast path
+// does not clear it on every call.
 //
 //go:noinline
-func (m *Model) slowWord(s string, i int, buf *[64]byte) (end, r int) {
+func (m *Model) slowWord(s string, i int) (end, r int) {
+	var buf [64]byte
 	start := i
 	if asciiClass[s[i]] == clsMulti {
 		if r, size := utf8.DecodeRuneInString(s[i:]); !isWordRune(r) {
+			if r == utf8.RuneError && size == 1 {
+				return i + 1, wordInvalid
+			}
 			return i + size, wordDropped
 		}
 	}

@@ -2,8 +2,11 @@ package classifier
 
 import (
 	"encoding/binary"
+	"errors"
 	"slices"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // scanModels are tiny models with every tokenizer setting scoreWords handles, with four labels
@@ -40,6 +43,7 @@ func FuzzScoreWords(f *testing.F) {
 		"", "the EU", "Hackers BREACHED the ministry's servers in 2024.", "Über-Angriff auf Behörden", "x1 G20 a",
 		"नमस्ते दुनिया", "\xffab\xe2\x82 ÉTAT", "abcdefghijklmnopqrstuvwxyz0123456789 Ωmega",
 		"averyveryverylongwordindeed AVERYVERYVERYLONGWORDINDEED",
+		"cat\xff", "Über\xc3", "\xed\xa0\x80 surrogate", "overlong \xc0\xaf", "a fairly long line of words\xe2\x82",
 	} {
 		f.Add(s)
 	}
@@ -48,10 +52,13 @@ func FuzzScoreWords(f *testing.F) {
 		for _, m := range models {
 			fast, slow := slices.Clone(m.priors), slices.Clone(m.priors)
 			var fst, sst Stats
-			m.scoreWords(fast, s, &fst)
+			valid := m.scoreWords(fast, s, &fst)
 			m.scoreTerms(slow, s, &sst)
 			if !slices.Equal(fast, slow) || fst != sst {
 				t.Fatalf("tokenizer %+v: scoreWords(%q) = %v %+v, scoreTerms = %v %+v", m.tokenizer, s, fast, fst, slow, sst)
+			}
+			if want := utf8.ValidString(s); valid != want {
+				t.Fatalf("tokenizer %+v: scoreWords(%q) valid = %v, want %v", m.tokenizer, s, valid, want)
 			}
 		}
 	})
@@ -80,6 +87,40 @@ func TestWordBytes(t *testing.T) {
 				}
 				if (upper|letter|word)&^msb8 != 0 {
 					t.Fatalf("%x: bits outside 0x80", b)
+				}
+			}
+		}
+	}
+}
+
+// TestClassifyFindsInvalidUTF8 checks that Classify, which learns whether the text is valid
+// UTF-8 from scoring it, rejects exactly the documents utf8.ValidString rejects: invalid bytes at
+// the start, inside and after a word, in the last sixteen bytes (the padded tail) and before
+// them, with every tokenizer setting, with four labels (the fast path), three, and word pairs.
+func TestClassifyFindsInvalidUTF8(t *testing.T) {
+	models := scanModels(t)
+	pairs, err := Train([]Example{{ID: "1", Label: "a", Text: "cat dog"}, {ID: "2", Label: "b", Text: "Über fish"}},
+		TrainConfig{Labels: []string{"a", "b"}, Fallback: "a", Tokenizer: TokenizerConfig{Bigrams: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	models = append(models, pairs)
+	long := strings.Repeat("the hackers breached servers ", 3)
+	var texts []string
+	for _, bad := range []string{"\xff", "\xc3", "\xe2\x82", "\xed\xa0\x80", "\xc0\xaf", "\x80", "\xf4\x90\x80\x80"} {
+		texts = append(texts,
+			bad, bad+"cat", "cat"+bad, "Über"+bad+"x", bad+" "+long, long+bad, long+bad+long,
+			"averyveryverylongwordindeed"+bad+long, long+"É"+bad)
+	}
+	texts = append(texts, "Über-Angriff", long+"Ωmega", "नमस्ते "+long, "\uFFFD cat", long+"é")
+	for _, text := range texts {
+		for _, title := range []string{"", "title", "\xff"} {
+			want := utf8.ValidString(title) && utf8.ValidString(text)
+			for _, m := range models {
+				_, err := m.Classify(title, text, Options{})
+				if got := !errors.Is(err, ErrInvalidUTF8); got != want || (want && err != nil) {
+					t.Errorf("tokenizer %+v, %d labels: Classify(%q, %q) error = %v, want valid %v",
+						m.tokenizer, len(m.labels), title, text, err, want)
 				}
 			}
 		}

@@ -17,26 +17,33 @@ const stackLabels = 16
 // calibration can be fitted on held-out data. The title and the text are tokenized separately,
 // so no word pair spans the two. LogScores does not validate the text.
 func (m *Model) LogScores(dst []float64, title, text string) ([]float64, Stats) {
-	n := len(dst)
-	dst = append(dst, m.priors...)
-	var st Stats
-	m.accumulate(dst[n:], title, &st)
-	m.accumulate(dst[n:], text, &st)
+	dst, st, _ := m.logScores(dst, title, text)
 	return dst, st
 }
 
-// accumulate adds the weights of s's known terms to sums. This is the hot loop: no lock, no
-// allocation, and a lookup touches one index slot and one row.
-func (m *Model) accumulate(sums []float64, s string, st *Stats) {
+// logScores is LogScores that also reports whether title and text are valid UTF-8; the scores
+// of invalid text are those LogScores returns for it.
+func (m *Model) logScores(dst []float64, title, text string) ([]float64, Stats, bool) {
+	n := len(dst)
+	dst = append(dst, m.priors...)
+	var st Stats
+	valid := m.accumulate(dst[n:], title, &st)
+	valid = m.accumulate(dst[n:], text, &st) && valid
+	return dst, st, valid
+}
+
+// accumulate adds the weights of s's known terms to sums and reports whether s is valid UTF-8.
+// This is the hot loop: no lock, no allocation, and a lookup touches one index slot and one row.
+func (m *Model) accumulate(sums []float64, s string, st *Stats) (valid bool) {
 	st.Bytes += len(s)
 	if len(s) == 0 {
-		return
+		return true
 	}
 	if !m.tokenizer.Bigrams {
-		m.scoreWords(sums, s, st)
-		return
+		return m.scoreWords(sums, s, st)
 	}
 	m.scoreTerms(sums, s, st)
+	return utf8.ValidString(s)
 }
 
 // scoreTerms is accumulate through the general tokenizer, which also makes word pairs.
@@ -102,9 +109,9 @@ func (m *Model) Classify(title, text string, opts Options) (Result, error) {
 	if err := opts.validate(); err != nil {
 		return Result{}, err
 	}
-	if !utf8.ValidString(text) || !utf8.ValidString(title) {
-		return Result{}, ErrInvalidUTF8
-	}
+	// Scoring finds invalid UTF-8 (see scoreWords) and blank never accepts it, so checking for
+	// blank text first and for invalid text after scoring gives the same errors as the other
+	// order without a second pass over the text.
 	if blank(text) && blank(title) {
 		return Result{}, ErrEmptyDocument
 	}
@@ -115,7 +122,10 @@ func (m *Model) Classify(title, text string, opts Options) (Result, error) {
 	if k > stackLabels {
 		conf, order = make([]float64, k), make([]int, k)
 	}
-	raw, st := m.LogScores(raw, title, text)
+	raw, st, valid := m.logScores(raw, title, text)
+	if !valid {
+		return Result{}, ErrInvalidUTF8
+	}
 	inv := 1 / m.cal.TemperatureFor(st.KnownTokens)
 	softmax(conf, raw, inv, m.cal.Bias)
 
