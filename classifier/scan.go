@@ -110,11 +110,13 @@ func (sc *scan4) scan(m *Model, s string, stop int) int {
 		fast := false
 		if nw&0x80 == 0 { // an ASCII word starts here
 			var k0, k1 uint64
-			n := scanPad
+			var n int
+			// end is the high bit of the byte after the word: set when that byte is not ASCII.
+			end := uint64(1)
 			if nw != 0 {
 				tz := bits.TrailingZeros64(nw)
 				keep := uint64(1)<<(uint(tz-7)&63) - 1 // the bytes before the first non-word byte
-				n = tz >> 3
+				n, end = tz>>3, w0>>(uint(tz)&63)&1
 				k0, letter = (w0|up>>2)&keep, letter&keep
 			} else {
 				w1 := binary.LittleEndian.Uint64(b[8:])
@@ -122,13 +124,13 @@ func (sc *scan4) scan(m *Model, s string, stop int) int {
 				if nw := ^wb1 & msb8; nw != 0 {
 					tz := bits.TrailingZeros64(nw)
 					keep := uint64(1)<<(uint(tz-7)&63) - 1
-					n = 8 + tz>>3
+					n, end = 8+tz>>3, w1>>(uint(tz)&63)&1
 					k0, k1, letter = w0|up>>2, (w1|up1>>2)&keep, letter|letter1&keep
 				}
 			}
 			// A word of 16 bytes or more, or that goes on with a non-ASCII byte, takes the slow
 			// path.
-			if n < scanPad && b[n&(scanPad-1)] < utf8.RuneSelf {
+			if end == 0 {
 				fast = true
 				i += n + 1 // the byte after the word separates, so skip it too
 				if n < sc.minLen || letter|sc.numbers == 0 {
