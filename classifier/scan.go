@@ -102,12 +102,6 @@ func (sc *scan4) scan(m *Model, s string, stop int) int {
 			i++ // an ASCII separator
 			continue
 		}
-		// r is the word's row: the zero row for an unknown term, whose weights are zeros, so
-		// every term adds a row and the only branches left are the lookup's. inc is what the
-		// term adds to counts.
-		var r int
-		var inc uint64
-		fast := false
 		if nw&0x80 == 0 { // an ASCII word starts here
 			var k0, k1 uint64
 			var n int
@@ -131,14 +125,16 @@ func (sc *scan4) scan(m *Model, s string, stop int) int {
 			// A word of 16 bytes or more, or that goes on with a non-ASCII byte, takes the slow
 			// path.
 			if end == 0 {
-				fast = true
 				i += n + 1 // the byte after the word separates, so skip it too
 				if n < sc.minLen || letter|sc.numbers == 0 {
 					continue
 				}
 				h := shortHash(k0, k1, n)
 				tag := uint32(h>>56) << 24
-				r, inc = sc.zero, 1
+				// r is the word's row: the zero row for an unknown term, whose weights are
+				// zeros, so every term adds a row and the only branches left are the lookup's.
+				// inc is what the term adds to counts.
+				r, inc := sc.zero, uint64(1)
 				for j := h; ; j++ {
 					// mask keeps j in the index.
 					e := *(*uint32)(unsafe.Add(unsafe.Pointer(index), (j&mask)*4))
@@ -159,26 +155,33 @@ func (sc *scan4) scan(m *Model, s string, stop int) int {
 						break
 					}
 				}
-			}
-		}
-		if !fast {
-			i, r = m.slowWord(s, i)
-			switch {
-			case r < wordUnknown:
-				if r == wordInvalid {
-					sc.invalid = true
-				}
+				// Adding a stop word's or the zero row's +0.0 leaves a sum unchanged: a sum
+				// that starts at a log prior can never be -0.0.
+				counts += inc
+				w := (*[4]float32)(unsafe.Add(rows, uintptr(r)*scan4RowBytes+rowHeader*8))
+				a0 += float64(w[0])
+				a1 += float64(w[1])
+				a2 += float64(w[2])
+				a3 += float64(w[3])
 				continue
-			case r == wordUnknown:
-				r, inc = sc.zero, 1
-			case r < sc.words:
-				inc = 1 + 1<<32
-			default:
-				inc = 0
 			}
 		}
-		// Adding a stop word's or the zero row's +0.0 leaves a sum unchanged: a sum that starts
-		// at a log prior can never be -0.0.
+		// The slow path adds its own row, the same way, so the fast path's registers need
+		// not meet it.
+		var r int
+		i, r = m.slowWord(s, i)
+		var inc uint64 // a stop word adds nothing
+		switch {
+		case r < wordUnknown:
+			if r == wordInvalid {
+				sc.invalid = true
+			}
+			continue
+		case r == wordUnknown:
+			r, inc = sc.zero, 1
+		case r < sc.words:
+			inc = 1 + 1<<32
+		}
 		counts += inc
 		w := (*[4]float32)(unsafe.Add(rows, uintptr(r)*scan4RowBytes+rowHeader*8))
 		a0 += float64(w[0])
