@@ -135,7 +135,7 @@ func (c *Client) RunBatch(ctx context.Context, cfg BatchConfig, docs <-chan *top
 		ctx:      ctx,
 		cancel:   cancel,
 		window:   make(chan struct{}, cfg.Window),
-		work:     make(chan *item, cfg.Window),
+		work:     make(chan []*item, cfg.Window),
 		retry:    make(chan *item, cfg.Window),
 		results:  make(chan []delivery, cfg.Window),
 		total:    make(chan uint64, 1),
@@ -181,7 +181,7 @@ type runner struct {
 	cancel context.CancelCauseFunc
 
 	window   chan struct{}   // a token per document between input and emit
-	work     chan *item      // new documents; closed when the input is done
+	work     chan []*item    // new documents, in slices; closed when the input is done
 	retry    chan *item      // documents to re-send; never blocks: it holds at most Window items
 	results  chan []delivery // to the collector, a call's worth at a time; never blocks: each holds at least one of at most Window documents
 	total    chan uint64     // how many documents the input held, once known
@@ -198,7 +198,13 @@ func (r *runner) isFinished() bool {
 	}
 }
 
+// handOff is the most documents dispatch passes to the workers in one channel operation.
+const handOff = 64
+
 // dispatch numbers the input documents and hands them to the workers, one window token each.
+// It passes whatever documents are ready at once as one slice, up to handOff, so that a
+// worker's receive and the wake-up behind it are paid per slice, not per document; it never
+// waits for more documents while holding some.
 func (r *runner) dispatch(docs <-chan *topicdv1.Document) {
 	defer close(r.work)
 	var seq uint64
@@ -206,21 +212,44 @@ func (r *runner) dispatch(docs <-chan *topicdv1.Document) {
 	// Items are allocated in slabs, one allocation per 256 documents instead of one each; a
 	// slab lives until its last item is emitted, so at most Window/256+1 slabs beyond the window.
 	var slab []item
+	var batch []*item
+	flush := func() {
+		if len(batch) > 0 {
+			r.work <- batch // never blocks: it holds at most Window slices of at least one document
+			batch = nil
+		}
+	}
 	for {
 		var doc *topicdv1.Document
 		var ok bool
 		select {
 		case doc, ok = <-docs:
-			if !ok {
+		case <-r.ctx.Done():
+			return
+		default:
+			// Nothing ready: hand over what is held before waiting for the input.
+			flush()
+			select {
+			case doc, ok = <-docs:
+			case <-r.ctx.Done():
 				return
 			}
-		case <-r.ctx.Done():
+		}
+		if !ok {
+			flush()
 			return
 		}
 		select {
 		case r.window <- struct{}{}:
-		case <-r.ctx.Done():
-			return
+		default:
+			// The window is full: the documents held must go out before their results can
+			// free it.
+			flush()
+			select {
+			case r.window <- struct{}{}:
+			case <-r.ctx.Done():
+				return
+			}
 		}
 		if len(slab) == 0 {
 			slab = make([]item, 256)
@@ -228,8 +257,14 @@ func (r *runner) dispatch(docs <-chan *topicdv1.Document) {
 		it := &slab[0]
 		slab = slab[1:]
 		it.seq, it.doc = seq, doc
-		r.work <- it
 		seq++
+		if batch == nil {
+			batch = make([]*item, 0, handOff)
+		}
+		batch = append(batch, it)
+		if len(batch) == handOff {
+			flush()
+		}
 	}
 }
 
@@ -307,26 +342,55 @@ func addDelivery(ds []delivery, it *item, res Result) []delivery {
 	return append(ds, delivery{it: it, res: res})
 }
 
-// next returns the next document to send: a re-send first, else a new one. With wait false
-// it returns nil when none is ready at once. It returns nil when the job is over or stop is
-// closed. work is the caller's copy of r.work, set to nil once the input is done.
-func (r *runner) next(work *chan *item, wait bool, stop <-chan struct{}) *item {
+// source is one worker's view of the new documents: r.work, set to nil once the input is
+// done, and the rest of the last slice received from it.
+type source struct {
+	work <-chan []*item
+	held []*item
+}
+
+func (r *runner) newSource() *source { return &source{work: r.work} }
+
+// release puts the documents src holds back in the queue, for a worker about to wait on a call
+// or a backoff: another worker may send them meanwhile.
+func (r *runner) release(src *source) {
+	for _, it := range src.held {
+		r.retry <- it // never blocks: it holds at most Window documents
+	}
+	src.held = nil
+}
+
+// take returns the first of a slice received from work and keeps the rest in src.
+func (src *source) take(its []*item) *item {
+	src.held = its[1:]
+	return its[0]
+}
+
+// next returns the next document to send: a re-send first, else one src holds, else a new
+// one. With wait false it returns nil when none is ready at once. It returns nil when the job
+// is over or stop is closed.
+func (r *runner) next(src *source, wait bool, stop <-chan struct{}) *item {
 	select {
 	case it := <-r.retry:
 		return it
 	default:
+	}
+	if len(src.held) > 0 {
+		it := src.held[0]
+		src.held = src.held[1:]
+		return it
 	}
 	for {
 		if !wait {
 			select {
 			case it := <-r.retry:
 				return it
-			case it, ok := <-*work:
+			case its, ok := <-src.work:
 				if !ok {
-					*work = nil
+					src.work = nil
 					continue
 				}
-				return it
+				return src.take(its)
 			default:
 				return nil
 			}
@@ -334,12 +398,12 @@ func (r *runner) next(work *chan *item, wait bool, stop <-chan struct{}) *item {
 		select {
 		case it := <-r.retry:
 			return it
-		case it, ok := <-*work:
+		case its, ok := <-src.work:
 			if !ok {
-				*work = nil
+				src.work = nil
 				continue
 			}
-			return it
+			return src.take(its)
 		case <-r.finished:
 			return nil
 		case <-r.ctx.Done():

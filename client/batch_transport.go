@@ -18,14 +18,14 @@ import (
 
 // chunkWorker sends chunks of documents with ClassifyBatch, one call at a time.
 func (r *runner) chunkWorker() {
-	work := r.work
+	src := r.newSource()
 	size := r.cfg.ChunkSize
 	chunk := make([]*item, 0, size)
 	docs := make([]*topicdv1.Document, 0, size)
 	fails := 0
 	for {
 		chunk, docs = chunk[:0], docs[:0]
-		it := r.next(&work, true, nil)
+		it := r.next(src, true, nil)
 		if it == nil {
 			return
 		}
@@ -35,8 +35,9 @@ func (r *runner) chunkWorker() {
 			if len(chunk) >= size {
 				break
 			}
-			it = r.next(&work, false, nil)
+			it = r.next(src, false, nil)
 		}
+		r.release(src)
 		ctx, cancel := context.WithTimeout(r.ctx, r.cfg.CallTimeout)
 		resp, err := r.c.classifier.ClassifyBatch(ctx, &topicdv1.ClassifyBatchRequest{
 			Documents: docs, Model: r.co.model, Options: r.co.opts,
@@ -99,8 +100,10 @@ func (r *runner) streamWorker() {
 	// The first stream is short: when the job starts, only the replica that answered first may
 	// be ready, and every worker's first stream lands on it; the next streams spread out.
 	limit := min(256, r.cfg.StreamDocuments)
+	src := r.newSource()
 	for r.ctx.Err() == nil && !r.isFinished() {
-		answered, err := r.runStream(limit)
+		answered, err := r.runStream(limit, src)
+		r.release(src)
 		limit = r.cfg.StreamDocuments
 		if err == nil {
 			fails = 0
@@ -125,7 +128,7 @@ func (r *runner) streamWorker() {
 // runStream sends documents over one stream until the job is over or limit documents were sent,
 // and returns how many were answered. On error every document the stream did not answer has
 // been handed to failed.
-func (r *runner) runStream(limit int) (answered int, err error) {
+func (r *runner) runStream(limit int, src *source) (answered int, err error) {
 	ctx, cancel := context.WithCancel(r.ctx)
 	defer cancel()
 	var (
@@ -201,7 +204,6 @@ func (r *runner) runStream(limit int) (answered int, err error) {
 		}
 	}()
 
-	work := r.work
 	sent := 0
 send:
 	for sent < limit {
@@ -210,7 +212,7 @@ send:
 		case <-recvDone:
 			break send
 		}
-		it := r.next(&work, true, recvDone)
+		it := r.next(src, true, recvDone)
 		if it == nil {
 			break
 		}
