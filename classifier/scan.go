@@ -41,14 +41,14 @@ func (m *Model) scoreWords(sums []float64, s string, st *Stats) (valid bool) {
 	}
 	i := 0
 	if len(s) >= scanPad {
-		i = sc.scan(m, s, len(s)-scanPad+1)
+		i = sc.scanAll(m, s, len(s)-scanPad+1)
 	}
 	if i < len(s) {
 		// The last bytes: go on in a zero-padded copy of them, so the fast path can always load
 		// sixteen bytes. A zero byte separates words, so the padding changes no word.
 		var pad [2 * scanPad]byte
 		n := copy(pad[:scanPad], s[i:])
-		sc.scan(m, unsafe.String(&pad[0], n+scanPad), n)
+		sc.scanAll(m, unsafe.String(&pad[0], n+scanPad), n)
 	}
 	copy(sums, sc.sums[:])
 	st.Tokens += int(uint32(sc.counts))
@@ -74,25 +74,62 @@ type scan4 struct {
 	invalid bool
 }
 
+// scanAll scores the words of s that start before stop and returns the index after the last of
+// them; s must hold at least scanPad bytes from every index before stop. scan takes the words it
+// can and stops at any other, which slow then takes: so scan calls nothing, and Go, which saves
+// no register across a call, keeps scan's sums in registers rather than storing them every word.
+func (sc *scan4) scanAll(m *Model, s string, stop int) int {
+	i := 0
+	for {
+		if i = sc.scan(s, i, stop); i >= stop {
+			return i
+		}
+		i = sc.slow(m, s, i)
+	}
+}
+
+// slow scores the word or non-word rune at s[i] through slowWord and returns the index after it.
+func (sc *scan4) slow(m *Model, s string, i int) int {
+	i, r := m.slowWord(s, i)
+	var inc uint64 // a stop word adds nothing
+	switch {
+	case r < wordUnknown:
+		if r == wordInvalid {
+			sc.invalid = true
+		}
+		return i
+	case r == wordUnknown:
+		r, inc = sc.zero, 1
+	case r < sc.words:
+		inc = 1 + 1<<32
+	}
+	sc.counts += inc
+	w := (*[4]float32)(unsafe.Add(sc.rows, uintptr(r)*scan4RowBytes+rowHeader*8))
+	sc.sums[0] += float64(w[0])
+	sc.sums[1] += float64(w[1])
+	sc.sums[2] += float64(w[2])
+	sc.sums[3] += float64(w[3])
+	return i
+}
+
 // scan4RowBytes is the size of a row of four float32 weights after the row header.
 const scan4RowBytes = (rowHeader + 2) * 8
 
-// scan scores the words of s that start before stop and returns the index after the last of
-// them; s must hold at least scanPad bytes from every index before stop.
+// scan scores the words of s from index i on that start before stop, up to the first that
+// needs slowWord, and returns the index after the last word it scored (so the index of that word
+// or one at or after stop); s must hold at least scanPad bytes from every index before stop.
 //
 // A word of ASCII letters and digits shorter than 16 bytes, nearly every word of English news, is
 // read as two 8-byte loads, lower-cased and packed into its key in registers (SWAR, see
-// wordBytes), hashed and looked up without leaving the loop; anything else goes through
-// slowWord. The lookup also finds stop words: the table holds the stop words of a model that
+// wordBytes), hashed and looked up without leaving the loop; anything else is left to slow. The lookup also finds stop words: the table holds the stop words of a model that
 // drops them in rows of their own, so one probe answers both questions. The loop calls nothing
 // per word on the fast path and reads memory through unsafe pointers that the bounds above keep
 // in range, so the sums and the loop state stay in registers and there are no bounds checks.
-func (sc *scan4) scan(m *Model, s string, stop int) int {
+func (sc *scan4) scan(s string, i, stop int) int {
 	p := unsafe.Pointer(unsafe.StringData(s))
 	index, mask, rows := sc.index, sc.mask, sc.rows
 	a0, a1, a2, a3 := sc.sums[0], sc.sums[1], sc.sums[2], sc.sums[3]
 	counts := sc.counts
-	i := 0
 	for i < stop {
 		b := (*[scanPad]byte)(unsafe.Add(p, i))
 		w0 := binary.LittleEndian.Uint64(b[:8])
@@ -166,28 +203,7 @@ func (sc *scan4) scan(m *Model, s string, stop int) int {
 				continue
 			}
 		}
-		// The slow path adds its own row, the same way, so the fast path's registers need
-		// not meet it.
-		var r int
-		i, r = m.slowWord(s, i)
-		var inc uint64 // a stop word adds nothing
-		switch {
-		case r < wordUnknown:
-			if r == wordInvalid {
-				sc.invalid = true
-			}
-			continue
-		case r == wordUnknown:
-			r, inc = sc.zero, 1
-		case r < sc.words:
-			inc = 1 + 1<<32
-		}
-		counts += inc
-		w := (*[4]float32)(unsafe.Add(rows, uintptr(r)*scan4RowBytes+rowHeader*8))
-		a0 += float64(w[0])
-		a1 += float64(w[1])
-		a2 += float64(w[2])
-		a3 += float64(w[3])
+		break // a word for slow
 	}
 	sc.sums = [4]float64{a0, a1, a2, a3}
 	sc.counts = counts
