@@ -3,7 +3,6 @@ package client
 import (
 	"errors"
 	"math"
-	"sync"
 	"unicode/utf8"
 
 	spb "google.golang.org/genproto/googleapis/rpc/status"
@@ -12,6 +11,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/topicd/topicd/internal/wire"
 	topicdv1 "github.com/topicd/topicd/proto/topicd/v1"
 )
 
@@ -88,11 +88,11 @@ func encodeBatchRequest(req *topicdv1.ClassifyBatchRequest) (mem.BufferSlice, bo
 	for _, d := range req.Documents {
 		buf = protowire.AppendTag(buf, fieldRequestDocuments, protowire.BytesType)
 		buf = protowire.AppendVarint(buf, uint64(documentSize(d)))
-		buf = appendString(buf, fieldDocumentID, d.Id)
-		buf = appendString(buf, fieldDocumentText, d.Text)
-		buf = appendString(buf, fieldDocumentTitle, d.Title)
+		buf = wire.AppendString(buf, fieldDocumentID, d.Id)
+		buf = wire.AppendString(buf, fieldDocumentText, d.Text)
+		buf = wire.AppendString(buf, fieldDocumentTitle, d.Title)
 	}
-	buf = appendString(buf, fieldRequestModel, req.Model)
+	buf = wire.AppendString(buf, fieldRequestModel, req.Model)
 	if req.Options != nil {
 		buf = protowire.AppendTag(buf, fieldRequestOptions, protowire.BytesType)
 		buf = protowire.AppendBytes(buf, opts)
@@ -102,25 +102,7 @@ func encodeBatchRequest(req *topicdv1.ClassifyBatchRequest) (mem.BufferSlice, bo
 }
 
 // requestBuffers holds the buffers of batch requests between calls.
-var requestBuffers = new(unclearedPool)
-
-// unclearedPool is a mem.BufferPool that does not clear the buffers it hands out, for
-// encodeBatchRequest, which overwrites every byte it returns. gRPC's default pool clears the
-// whole capacity of a buffer on every Get: most of the cost of encoding a request, by pprof.
-type unclearedPool struct{ p sync.Pool }
-
-// Get returns a buffer of length size; its bytes are not zeroed.
-func (p *unclearedPool) Get(size int) *[]byte {
-	if b, ok := p.p.Get().(*[]byte); ok && cap(*b) >= size {
-		*b = (*b)[:size]
-		return b
-	}
-	b := make([]byte, size)
-	return &b
-}
-
-// Put returns a buffer to the pool.
-func (p *unclearedPool) Put(b *[]byte) { p.p.Put(b) }
+var requestBuffers = new(wire.UnclearedPool)
 
 // documentSize is the encoded size of d without its tag and length.
 func documentSize(d *topicdv1.Document) int {
@@ -131,15 +113,6 @@ func documentSize(d *topicdv1.Document) int {
 		}
 	}
 	return n
-}
-
-// appendString appends a proto3 string field, which is omitted when empty.
-func appendString(b []byte, num protowire.Number, s string) []byte {
-	if s == "" {
-		return b
-	}
-	b = protowire.AppendTag(b, num, protowire.BytesType)
-	return protowire.AppendString(b, s)
 }
 
 func (batchCodec) Unmarshal(data mem.BufferSlice, v any) error {
