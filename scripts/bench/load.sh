@@ -12,6 +12,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/../.."
 root=$PWD
+# shellcheck source=lib.sh
+source scripts/bench/lib.sh
 CONC=${CONC:-50}
 DUR=${DUR:-30s}
 
@@ -34,13 +36,7 @@ go -C tools/ghz tool ghz --version >/dev/null 2>&1 # compile ghz before the serv
 
 "$work/topicd" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 2>"$work/topicd.log" &
 server_pid=$!
-addr=
-for _ in $(seq 200); do
-	addr=$(grep -m1 -o '"addr":"[^"]*"' "$work/topicd.log" 2>/dev/null | cut -d'"' -f4 || true)
-	[[ -n $addr ]] && break
-	sleep 0.05
-done
-[[ -n $addr ]] || { echo "topicd did not start:" >&2; cat "$work/topicd.log" >&2; exit 1; }
+addr=$(server_addr "$work/topicd.log")
 
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$server_pid/status"; }
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }

@@ -26,6 +26,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/../.."
 root=$PWD
+# shellcheck source=lib.sh
+source scripts/bench/lib.sh
 CONC=${CONC:-"1 16 50"}
 DUR=${DUR:-5s}
 ROUNDS=${ROUNDS:-3}
@@ -66,13 +68,7 @@ jq -n --slurpfile d "$doc" --argjson n "$STREAM_DOCS" '[range($n) | $d[0]]' >"$s
 "${srv_pin[@]}" "$work/topicd" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --bench-floor \
 	2>"$work/topicd.log" &
 server_pid=$!
-addr=
-for _ in $(seq 200); do
-	addr=$(grep -m1 -o '"addr":"[^"]*"' "$work/topicd.log" 2>/dev/null | cut -d'"' -f4 || true)
-	[[ -n $addr ]] && break
-	sleep 0.05
-done
-[[ -n $addr ]] || { echo "topicd did not start:" >&2; cat "$work/topicd.log" >&2; exit 1; }
+addr=$(server_addr "$work/topicd.log")
 
 # cpu_ticks prints the server's user+system CPU time in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
