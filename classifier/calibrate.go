@@ -24,6 +24,10 @@ type CalibrationFit struct {
 	// Length also fits Calibration.LengthSlope, so the temperature grows with the document's
 	// length. Give it long documents among the samples, or it has nothing to learn from.
 	Length bool
+	// Power fits Calibration.LengthPower instead, so the temperature grows with a power of the
+	// document's length; like Length it needs long documents among the samples. At most one of
+	// Length and Power may be set.
+	Power bool
 	// Bias also fits one additive bias per label. The biases move decisions as well as
 	// confidences, toward the label mix of the calibration data; leave it off when that mix is not
 	// the one the model will see.
@@ -40,13 +44,17 @@ var ErrNoCalibrationData = errors.New("calibration: no samples")
 // FitCalibration fits the Calibration that minimises the weighted mean negative log-likelihood
 // of the true labels (see Calibration for the formula). For a fixed length slope the loss is
 // convex in (1/Temperature, Bias), so a damped Newton method finds that optimum; the slope, when
-// fitted, is found by golden-section search over [0, 4] around it. The result is deterministic.
+// fitted, is found by golden-section search over [0, 4] around it (the power over [0, 1]). The
+// result is deterministic.
 //
 // Fitting on the rows a model trained on would make it look surer than it is: pass scores of
 // documents the model did not see (a held-out split or out-of-fold scores).
 func FitCalibration(samples []CalibrationSample, fit CalibrationFit) (Calibration, error) {
 	if len(samples) == 0 {
 		return Calibration{}, ErrNoCalibrationData
+	}
+	if fit.Length && fit.Power {
+		return Calibration{}, errors.New("calibration: fit the length slope or the length power, not both")
 	}
 	k := len(samples[0].Scores)
 	for i, s := range samples {
@@ -62,27 +70,38 @@ func FitCalibration(samples []CalibrationSample, fit CalibrationFit) (Calibratio
 			}
 		}
 	}
-	at := func(slope float64) (Calibration, float64) {
+	// at fits the temperature and biases for a fixed length term x: the slope, or the power.
+	at := func(x float64) (Calibration, float64) {
+		shape := Calibration{Temperature: 1}
+		if fit.Power {
+			shape.LengthPower = x
+		} else {
+			shape.LengthSlope = x
+		}
 		scaled := make([]CalibrationSample, len(samples))
 		for i, s := range samples {
 			scaled[i] = s
-			div := 1 + slope*math.Log1p(float64(s.KnownTokens))
+			div := shape.TemperatureFor(s.KnownTokens)
 			scaled[i].Scores = make([]float64, k)
 			for c, v := range s.Scores {
 				scaled[i].Scores[c] = v / div
 			}
 		}
 		t, bias := fitScaled(scaled, fit.Bias)
-		c := Calibration{Temperature: t, LengthSlope: slope, Bias: bias}
+		c := Calibration{Temperature: t, LengthSlope: shape.LengthSlope, LengthPower: shape.LengthPower, Bias: bias}
 		return c, CalibratedNLL(samples, c)
 	}
-	if !fit.Length {
+	if !fit.Length && !fit.Power {
 		c, _ := at(0)
 		return c, nil
 	}
-	// Golden-section search on the slope; the loss is smooth and, in practice, unimodal in it.
+	// Golden-section search on the slope or power; the loss is smooth and, in practice, unimodal
+	// in it.
 	const phi = 0.6180339887498949
 	lo, hi := 0.0, float64(maxLengthSlope)
+	if fit.Power {
+		hi = 1
+	}
 	x1, x2 := hi-phi*(hi-lo), lo+phi*(hi-lo)
 	_, f1 := at(x1)
 	_, f2 := at(x2)

@@ -49,6 +49,9 @@ func TestFitCalibration(t *testing.T) {
 		{"temperature and bias", Calibration{Temperature: 2, Bias: []float64{0.8, -0.3, -0.5}}, CalibrationFit{Bias: true}},
 		{"temperature and length", Calibration{Temperature: 1.5, LengthSlope: 0.4, Bias: []float64{0, 0, 0}}, CalibrationFit{Length: true}},
 		{"no length effect", Calibration{Temperature: 1.5, LengthSlope: 0, Bias: []float64{0, 0, 0}}, CalibrationFit{Length: true}},
+		{"temperature and power", Calibration{Temperature: 0.8, LengthPower: 0.5, Bias: []float64{0, 0, 0}}, CalibrationFit{Power: true}},
+		{"power and bias", Calibration{Temperature: 0.5, LengthPower: 0.7, Bias: []float64{-0.6, 0.2, 0.4}}, CalibrationFit{Power: true, Bias: true}},
+		{"no power effect", Calibration{Temperature: 2, Bias: []float64{0, 0, 0, 0}}, CalibrationFit{Power: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,6 +69,9 @@ func TestFitCalibration(t *testing.T) {
 			}
 			if !tt.fit.Length && got.LengthSlope != 0 {
 				t.Errorf("FitCalibration = %+v, want no length slope when not fitted", got)
+			}
+			if !tt.fit.Power && got.LengthPower != 0 {
+				t.Errorf("FitCalibration = %+v, want no length power when not fitted", got)
 			}
 			if g, w := CalibratedNLL(samples, got), CalibratedNLL(samples, tt.truth); g > w+1e-4 {
 				t.Errorf("NLL at the fit %v, want at most the truth's %v", g, w)
@@ -98,6 +104,47 @@ func TestFitCalibrationErrors(t *testing.T) {
 	for i, s := range bad {
 		if _, err := FitCalibration(s, CalibrationFit{}); err == nil {
 			t.Errorf("FitCalibration(bad[%d]) = nil error, want one", i)
+		}
+	}
+	good := []CalibrationSample{{Scores: []float64{1, 2}, Label: 0, KnownTokens: 3}}
+	if _, err := FitCalibration(good, CalibrationFit{Length: true, Power: true}); err == nil {
+		t.Error("FitCalibration(Length and Power) = nil error, want one")
+	}
+}
+
+func TestTemperatureFor(t *testing.T) {
+	tests := []struct {
+		name  string
+		cal   Calibration
+		known int
+		want  float64
+	}{
+		{"zero value", Calibration{}, 100, 1},
+		{"constant", Calibration{Temperature: 2.5}, 100, 2.5},
+		{"logarithmic", Calibration{Temperature: 2, LengthSlope: 0.5}, 99, 2 * (1 + 0.5*math.Log(100))},
+		{"power, short document", Calibration{Temperature: 0.5, LengthPower: 0.5}, 15, 0.5 * 4},
+		{"power, long document", Calibration{Temperature: 0.5, LengthPower: 0.5}, 9999, 0.5 * 100},
+		{"power one", Calibration{Temperature: 0.1, LengthPower: 1}, 299, 0.1 * 300},
+		{"no known terms", Calibration{Temperature: 0.5, LengthPower: 0.5}, 0, 0.5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.cal.TemperatureFor(tt.known); math.Abs(got-tt.want) > 1e-9*tt.want {
+				t.Errorf("%+v.TemperatureFor(%d) = %v, want %v", tt.cal, tt.known, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCalibrationValidate(t *testing.T) {
+	for _, p := range []float64{-0.1, 1.5, math.NaN(), math.Inf(1)} {
+		if err := (Calibration{LengthPower: p}).validate(4); err == nil {
+			t.Errorf("Calibration{LengthPower: %v}.validate = nil, want an error", p)
+		}
+	}
+	for _, p := range []float64{0, 0.5, 1} {
+		if err := (Calibration{LengthPower: p}).validate(4); err != nil {
+			t.Errorf("Calibration{LengthPower: %v}.validate = %v, want nil", p, err)
 		}
 	}
 }

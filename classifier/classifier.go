@@ -160,8 +160,10 @@ type LabelMetrics struct {
 	Support   int
 }
 
-// FormatVersion is the model file format this package writes and reads.
-const FormatVersion = 1
+// FormatVersion is the newest model file format this package writes and reads. It reads every
+// version from 1 on, and writes the oldest version that can hold the model, so a model that
+// needs no newer feature stays readable by older topicd releases (see Model.Encode).
+const FormatVersion = 2
 
 // Model is a trained, compiled topic model. Build one with Train or Load. A Model is immutable:
 // methods that change a setting (WithCalibration, WithScoring, WithEvaluation) return a new
@@ -186,6 +188,9 @@ type Model struct {
 	// Compiled from the above by compile.
 	tbl    *table
 	priors []float64
+	// invT caches 1/T for documents of fewer than 256 known terms: the power form of T costs an
+	// Exp, a noticeable share of classifying a headline.
+	invT *[256]float64
 
 	version string
 }
@@ -224,7 +229,7 @@ func (m *Model) Info() Info {
 		eval = &e
 	}
 	return Info{
-		FormatVersion:     FormatVersion,
+		FormatVersion:     m.formatVersion(),
 		Labels:            m.Labels(),
 		FallbackLabel:     m.FallbackLabel(),
 		VocabularySize:    len(m.offsets) - 1,
@@ -279,6 +284,10 @@ func (m *Model) finish() (*Model, error) {
 	}
 	if m.tbl == nil {
 		m.compile()
+	}
+	m.invT = new([256]float64)
+	for n := range m.invT {
+		m.invT[n] = 1 / m.cal.TemperatureFor(n)
 	}
 	h := sha256.New()
 	if err := m.Encode(h); err != nil {

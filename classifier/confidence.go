@@ -11,8 +11,13 @@ import (
 // document; a temperature that grows with the document's length corrects both. For raw scores s
 // (from Model.LogScores) of a document with n known terms:
 //
-//	T = Temperature * (1 + LengthSlope * ln(1 + n))
+//	T = Temperature * (1 + n)^LengthPower * (1 + LengthSlope * ln(1 + n))
 //	confidence_c = softmax_c(s_c / T + Bias_c)
+//
+// The raw score gaps grow in proportion to n, because naive Bayes counts every word as fresh
+// evidence although the words of one text are far from independent. A temperature growing like a
+// power of n lets confidence rise with more text, but only as fast as the evidence does; the
+// logarithmic LengthSlope form is the older one, still read from model files that use it.
 //
 // The zero value is T = 1 with no bias: the plain naive-Bayes posterior.
 type Calibration struct {
@@ -21,6 +26,9 @@ type Calibration struct {
 	// LengthSlope makes the temperature grow with the logarithm of the known-term count; 0 keeps
 	// it constant. Must be >= 0.
 	LengthSlope float64 `json:"length_slope,omitempty"`
+	// LengthPower makes the temperature grow with the known-term count to this power; 0 keeps it
+	// constant. Must be in [0, 1]: at 1 the scaled scores are the mean evidence per term.
+	LengthPower float64 `json:"length_power,omitempty"`
 	// Bias is added to each label's scaled score, in model label order; empty means none.
 	Bias []float64 `json:"bias,omitempty"`
 }
@@ -39,6 +47,9 @@ func (c Calibration) validate(labels int) error {
 	}
 	if s := c.LengthSlope; !(s >= 0 && s <= maxCalibration) {
 		return fmt.Errorf("calibration length slope %v out of range [0, %g]", s, float64(maxCalibration))
+	}
+	if p := c.LengthPower; !(p >= 0 && p <= 1) {
+		return fmt.Errorf("calibration length power %v out of range [0, 1]", p)
 	}
 	if len(c.Bias) != 0 && len(c.Bias) != labels {
 		return fmt.Errorf("calibration has %d biases for %d labels", len(c.Bias), labels)
@@ -66,13 +77,19 @@ func (c Calibration) TemperatureFor(knownTokens int) float64 {
 	if t == 0 {
 		t = 1
 	}
+	if c.LengthSlope == 0 && c.LengthPower == 0 {
+		return t
+	}
+	var l float64
+	if uint(knownTokens) < uint(len(log1pSmall)) {
+		l = log1pSmall[knownTokens]
+	} else {
+		l = math.Log1p(float64(knownTokens))
+	}
+	if c.LengthPower != 0 {
+		t *= math.Exp(c.LengthPower * l)
+	}
 	if c.LengthSlope != 0 {
-		var l float64
-		if uint(knownTokens) < uint(len(log1pSmall)) {
-			l = log1pSmall[knownTokens]
-		} else {
-			l = math.Log1p(float64(knownTokens))
-		}
 		t *= 1 + c.LengthSlope*l
 	}
 	return t

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -183,6 +184,8 @@ func Predict(m *Model, examples []Example) ([]Prediction, error) {
 // documents, the j-th joining 3 + (11 j mod 28) of that label's examples (3 to 30) with blank
 // lines, walking the label's examples cyclically in input order. The result is deterministic, so
 // the same examples always give the same long documents (scripts/peers builds the same ones).
+// Each document's ID is "long-LABEL-J-PARTS", PARTS the number of examples joined
+// (LongDocumentParts reads it back).
 func LongDocuments(examples []Example, labels []string, perLabel int) []Example {
 	byLabel := map[string][]Example{}
 	for _, ex := range examples {
@@ -212,8 +215,21 @@ func LongDocuments(examples []Example, labels []string, perLabel int) []Example 
 				b.WriteString(items[(off+t)%len(items)].Text)
 			}
 			off += size
-			out = append(out, Example{ID: fmt.Sprintf("long-%s-%d", label, j), Label: label, Text: b.String()})
+			out = append(out, Example{ID: fmt.Sprintf("long-%s-%d-%d", label, j, size), Label: label, Text: b.String()})
 		}
 	}
 	return out
+}
+
+// LongDocumentParts returns how many examples the LongDocuments document with this ID joins, or
+// false for an ID LongDocuments did not make.
+func LongDocumentParts(id string) (int, bool) {
+	if !strings.HasPrefix(id, "long-") {
+		return 0, false
+	}
+	n, err := strconv.Atoi(id[strings.LastIndexByte(id, '-')+1:])
+	if err != nil || n <= 0 {
+		return 0, false
+	}
+	return n, true
 }

@@ -137,6 +137,9 @@ func TestLongDocuments(t *testing.T) {
 		if len(parts) != wantSizes[i] {
 			t.Errorf("document %d joins %d rows, want %d", i, len(parts), wantSizes[i])
 		}
+		if n, ok := LongDocumentParts(d.ID); !ok || n != wantSizes[i] {
+			t.Errorf("LongDocumentParts(%q) = %d, %v; want %d, true", d.ID, n, ok, wantSizes[i])
+		}
 		for _, p := range parts {
 			if p[0] != d.Label[0] {
 				t.Errorf("document %d (%s) holds %q of another label", i, d.Label, p)
@@ -151,5 +154,13 @@ func TestLongDocuments(t *testing.T) {
 	}
 	if again := LongDocuments(exs, []string{"a", "b"}, 3); !slices.EqualFunc(got, again, func(x, y Example) bool { return x == y }) {
 		t.Error("LongDocuments is not deterministic")
+	}
+}
+
+func TestLongDocumentPartsRejects(t *testing.T) {
+	for _, id := range []string{"", "a0", "long-a-3-x", "long-a-3-0", "short-a-3-4"} {
+		if n, ok := LongDocumentParts(id); ok {
+			t.Errorf("LongDocumentParts(%q) = %d, true; want false", id, n)
+		}
 	}
 }

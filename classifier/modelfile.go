@@ -13,7 +13,7 @@ import (
 	"unicode/utf8"
 )
 
-// The model file, format version 1, is one self-checking binary file:
+// The model file is one self-checking binary file:
 //
 //	magic     8 bytes "TOPICDNB"
 //	version   uvarint, FormatVersion
@@ -27,6 +27,10 @@ import (
 //
 // Everything is written in a fixed order with sorted keys, so the same model always encodes to
 // the same bytes.
+//
+// Version 2 adds calibration.length_power. A reader that ignored it would serve confidences
+// calibrated for a different temperature, so a file that uses it says version 2, which older
+// readers refuse; a model without it is still written as version 1.
 const fileMagic = "TOPICDNB"
 
 // Limits a model file must respect; they bound what a corrupt file can make Load allocate.
@@ -94,7 +98,7 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 	v := len(m.offsets) - 1
 	b := make([]byte, 0, len(fileMagic)+len(js)+len(m.arena)+v*(2+2*k)+64)
 	b = append(b, fileMagic...)
-	b = binary.AppendUvarint(b, FormatVersion)
+	b = binary.AppendUvarint(b, uint64(m.formatVersion()))
 	b = binary.AppendUvarint(b, uint64(len(js)))
 	b = append(b, js...)
 	b = binary.AppendUvarint(b, uint64(v))
@@ -175,8 +179,9 @@ func decode(data []byte) (*Model, error) {
 		return nil, errors.New("checksum mismatch: the file is corrupt or truncated")
 	}
 	r := &reader{b: body[len(fileMagic):]}
-	if v := r.uvarint(); r.err == nil && v != FormatVersion {
-		return nil, fmt.Errorf("format version %d, this program reads version %d", v, FormatVersion)
+	version := r.uvarint()
+	if r.err == nil && (version < 1 || version > FormatVersion) {
+		return nil, fmt.Errorf("format version %d, this program reads versions 1 to %d", version, FormatVersion)
 	}
 	hlen := r.uvarint()
 	if hlen > maxHeader {
@@ -187,9 +192,17 @@ func decode(data []byte) (*Model, error) {
 		return nil, r.err
 	}
 	var hdr fileHeader
-	if err := json.Unmarshal(js, &hdr); err != nil {
+	// Unknown fields are refused rather than skipped: every header field changes what the model
+	// does or says, so a file from a newer writer must not half-load.
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&hdr); err != nil {
 		return nil, fmt.Errorf("header: %v", err)
 	}
+	if dec.More() {
+		return nil, errors.New("header: data after the JSON object")
+	}
+
 	k := len(hdr.Labels)
 	if k < 2 || k > maxLabels {
 		return nil, fmt.Errorf("%d labels, want 2 to %d", k, maxLabels)
@@ -217,6 +230,11 @@ func decode(data []byte) (*Model, error) {
 	}
 	if m.fallback < 0 {
 		return nil, fmt.Errorf("fallback label %q is not a label", hdr.Fallback)
+	}
+	// Files are written in the oldest version that holds them, so encoding a loaded model gives
+	// back the same bytes; a file that says otherwise was not written by Encode.
+	if want := m.formatVersion(); version != uint64(want) {
+		return nil, fmt.Errorf("format version %d holding a version %d model", version, want)
 	}
 
 	v := r.uvarint()
@@ -320,4 +338,12 @@ func (m *Model) validate() error {
 		}
 	}
 	return nil
+}
+
+// formatVersion is the oldest file format that holds m.
+func (m *Model) formatVersion() int {
+	if m.cal.LengthPower != 0 {
+		return 2
+	}
+	return 1
 }

@@ -32,7 +32,7 @@ func fullModel(t testing.TB) *Model {
 		Fallback:     "b",
 		Tokenizer:    TokenizerConfig{Bigrams: true, MinLength: 1},
 		Scoring:      ScoringConfig{Variant: Complement, Alpha: 0.25, Priors: PriorsBalanced, LabelWeights: map[string]float64{"c": 3}},
-		Calibration:  Calibration{Temperature: 1.5, LengthSlope: 0.1, Bias: []float64{0.1, 0, -0.1}},
+		Calibration:  Calibration{Temperature: 1.5, LengthSlope: 0.1, LengthPower: 0.3, Bias: []float64{0.1, 0, -0.1}},
 		Corpus:       "tiny",
 		CorpusSHA256: "00ff",
 		TrainedAt:    time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
@@ -53,6 +53,10 @@ func TestModelRoundTrip(t *testing.T) {
 	for name, m := range map[string]*Model{"plain": trainTiny(t, ScoringConfig{}), "full": fullModel(t)} {
 		t.Run(name, func(t *testing.T) {
 			data := encode(t, m)
+			// The oldest version that holds the model: 2 only for a length power.
+			if want := map[string]byte{"plain": 1, "full": 2}[name]; data[len(fileMagic)] != want || m.Info().FormatVersion != int(want) {
+				t.Errorf("format version byte %d, Info().FormatVersion %d; want %d", data[len(fileMagic)], m.Info().FormatVersion, want)
+			}
 			if again := encode(t, m); !bytes.Equal(again, data) {
 				t.Fatal("two encodings of one model differ")
 			}
@@ -94,8 +98,11 @@ func TestVersionChangesWithContent(t *testing.T) {
 }
 
 // rawFile builds a model file from a JSON header and the bytes of the terms section.
-func rawFile(header, terms string) []byte {
-	b := append([]byte(fileMagic), FormatVersion)
+func rawFile(header, terms string) []byte { return rawFileVersion(1, header, terms) }
+
+// rawFileVersion is rawFile with the given format version.
+func rawFileVersion(version byte, header, terms string) []byte {
+	b := append([]byte(fileMagic), version)
 	b = binary.AppendUvarint(b, uint64(len(header)))
 	b = append(b, header...)
 	return withChecksum(append(b, terms...))
@@ -112,6 +119,8 @@ func TestLoadRejects(t *testing.T) {
 	body := good[:len(good)-sha256.Size]
 	flip := slices.Clone(good)
 	flip[len(flip)/2] ^= 1
+	plain := encode(t, trainTiny(t, ScoringConfig{}))
+	plainBody := plain[:len(plain)-sha256.Size]
 	tests := []struct {
 		name string
 		data []byte
@@ -121,7 +130,12 @@ func TestLoadRejects(t *testing.T) {
 		{"bad magic", append([]byte("NOTAMODL"), good[8:]...), "magic"},
 		{"truncated", good[:len(good)-1], "checksum"},
 		{"flipped bit", flip, "checksum"},
-		{"future version", withChecksum(append([]byte(fileMagic+"\x02"), body[9:]...)), "version 2"},
+		{"future version", withChecksum(append([]byte(fileMagic+"\x03"), body[9:]...)), "version 3"},
+		{"version 2 without its features", withChecksum(append([]byte(fileMagic+"\x02"), plainBody[9:]...)), "holding a version 1 model"},
+		{"version 1 with a length power", withChecksum(append([]byte(fileMagic+"\x01"), body[9:]...)), "holding a version 2 model"},
+		{"length power in version 1", rawFile(`{"labels":["a","b"],"fallback_label":"a","documents":[1,1],"calibration":{"length_power":0.5}}`, "\x01\x00\x01b\x01\x01"), "holding a version 2 model"},
+		{"length power out of range", rawFileVersion(2, `{"labels":["a","b"],"fallback_label":"a","documents":[1,1],"calibration":{"length_power":1.5}}`, "\x01\x00\x01b\x01\x01"), "length power"},
+		{"unknown header field", rawFile(`{"labels":["a","b"],"fallback_label":"a","documents":[1,1],"calibration":{"temperature_v9":2}}`, "\x01\x00\x01b\x01\x01"), "unknown field"},
 		{"cut terms", withChecksum(body[:len(body)-3]), "truncated"},
 		{"trailing bytes", withChecksum(append(slices.Clone(body), 0)), "unexpected bytes"},
 		{"header not json", rawFile(`abc`, "\x00"), "header"},

@@ -126,7 +126,7 @@ func (m *Model) Classify(title, text string, opts Options) (Result, error) {
 	if !valid {
 		return Result{}, ErrInvalidUTF8
 	}
-	inv := 1 / m.cal.TemperatureFor(st.KnownTokens)
+	inv := m.invTemperature(st.KnownTokens)
 	softmax(conf, raw, inv, m.cal.Bias)
 
 	for i := range order {
@@ -222,4 +222,12 @@ func (m *Model) explain(title, text string, inv float64, order []int, n int) []E
 		out[j] = Explanation{Label: m.labels[c], Terms: terms}
 	}
 	return out
+}
+
+// invTemperature returns 1/T for a document with n known terms, from the cache when it can.
+func (m *Model) invTemperature(n int) float64 {
+	if m.invT != nil && uint(n) < uint(len(m.invT)) {
+		return m.invT[n]
+	}
+	return 1 / m.cal.TemperatureFor(n)
 }

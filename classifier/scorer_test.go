@@ -117,7 +117,7 @@ func TestConfidencesFiniteAnyLength(t *testing.T) {
 	m := trainTiny(t, ScoringConfig{Variant: Complement})
 	huge := strings.Repeat("cat dog fish, the CAT again. ", 4<<20/29)
 	for _, text := range []string{"cat", "zebra", huge} {
-		for _, cal := range []Calibration{{}, {Temperature: 3, LengthSlope: 0.5}, {Bias: []float64{}}, {Bias: []float64{50, 0, -50}}} {
+		for _, cal := range []Calibration{{}, {Temperature: 3, LengthSlope: 0.5}, {Temperature: 0.4, LengthPower: 0.6, Bias: []float64{0.3, 0, -0.3}}, {Bias: []float64{}}, {Bias: []float64{50, 0, -50}}} {
 			mc, err := m.WithCalibration(cal)
 			if err != nil {
 				t.Fatal(err)
@@ -253,6 +253,21 @@ func TestClassifyAllocs(t *testing.T) {
 		// The one allocation is Result.Scores.
 		if allocs > 1 {
 			t.Errorf("Classify with %+v allocated %v times per document, want 1", cfg, allocs)
+		}
+	}
+}
+
+func TestInvTemperatureCache(t *testing.T) {
+	m := trainTiny(t, ScoringConfig{Variant: Complement})
+	for _, cal := range []Calibration{{}, {Temperature: 3, LengthSlope: 0.5}, {Temperature: 0.5, LengthPower: 0.53}} {
+		mc, err := m.WithCalibration(cal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []int{0, 1, 10, 255, 256, 10000} {
+			if got, want := mc.invTemperature(n), 1/cal.TemperatureFor(n); got != want {
+				t.Errorf("%+v: invTemperature(%d) = %v, want 1/TemperatureFor = %v", cal, n, got, want)
+			}
 		}
 	}
 }

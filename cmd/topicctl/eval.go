@@ -124,7 +124,7 @@ func runValidation(ctx context.Context, exs []classifier.Example, s *trainSettin
 func printValidation(w io.Writer, v *validation) {
 	fmt.Fprintf(w, "validation: %s\n", v.Dataset)
 	c := v.Calibration
-	fmt.Fprintf(w, "calibration (fitted on out-of-fold training rows): temperature %.3f, length slope %.3f, bias %.3f\n", c.Temperature, c.LengthSlope, c.Bias)
+	fmt.Fprintf(w, "calibration (fitted on out-of-fold training rows): %s\n", describeCalibration(c))
 	printReport(w, v.Report)
 	if v.Long != nil {
 		fmt.Fprintln(w, "\nlong documents:")
@@ -178,6 +178,42 @@ type evalOutput struct {
 	Data    string
 	Report  classifier.Report
 	Long    *classifier.Report `json:",omitempty"`
+	// LongBySize splits Long by how many rows each long document joins.
+	LongBySize []sizeGroup `json:",omitempty"`
+}
+
+// sizeGroup is how the long documents of one size range fared.
+type sizeGroup struct {
+	MinParts, MaxParts       int
+	Documents                int
+	Accuracy                 float64
+	MeanConfidence           float64
+	ExpectedCalibrationError float64
+}
+
+// sizeGroups are the ranges LongBySize reports: short, middling and article-length joins.
+var sizeGroups = [][2]int{{3, 10}, {11, 20}, {21, 30}}
+
+// bySize scores long documents in sizeGroups; preds[i] is the prediction for long[i].
+func bySize(labels []string, long []classifier.Example, preds []classifier.Prediction) []sizeGroup {
+	var out []sizeGroup
+	for _, g := range sizeGroups {
+		var sel []classifier.Prediction
+		var conf float64
+		for i, ex := range long {
+			if n, ok := classifier.LongDocumentParts(ex.ID); ok && n >= g[0] && n <= g[1] {
+				sel = append(sel, preds[i])
+				conf += preds[i].Confidence
+			}
+		}
+		if len(sel) == 0 {
+			continue
+		}
+		r := classifier.Evaluate(labels, sel)
+		out = append(out, sizeGroup{MinParts: g[0], MaxParts: g[1], Documents: len(sel), Accuracy: r.Accuracy,
+			MeanConfidence: conf / float64(len(sel)), ExpectedCalibrationError: r.ExpectedCalibrationError})
+	}
+	return out
 }
 
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -223,11 +259,14 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("eval: %w", err)
 	}
 	if *long > 0 {
-		lr, err := classifier.EvaluateModel(m, classifier.LongDocuments(exs, m.Labels(), *long))
+		docs := classifier.LongDocuments(exs, m.Labels(), *long)
+		preds, err := classifier.Predict(m, docs)
 		if err != nil {
 			return fmt.Errorf("eval: %w", err)
 		}
+		lr := classifier.Evaluate(m.Labels(), preds)
 		out.Long = &lr
+		out.LongBySize = bySize(m.Labels(), docs, preds)
 	}
 	if *plotPath != "" {
 		title := fmt.Sprintf("%s (version %s) on %s", filepath.Base(*modelPath), m.Version(), filepath.Base(*data))
@@ -243,6 +282,13 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if out.Long != nil {
 		fmt.Fprintf(stdout, "\nlong documents (%d per label, 3-30 rows of one label joined):\n", *long)
 		printReport(stdout, *out.Long)
+		fmt.Fprintln(stdout, "\nlong documents by rows joined")
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "rows\tdocuments\taccuracy\tmean confidence\tECE\t")
+		for _, g := range out.LongBySize {
+			fmt.Fprintf(tw, "%d-%d\t%d\t%.3f\t%.3f\t%.3f\t\n", g.MinParts, g.MaxParts, g.Documents, g.Accuracy, g.MeanConfidence, g.ExpectedCalibrationError)
+		}
+		tw.Flush()
 	}
 	if *showErrors > 0 {
 		if err := printErrors(stdout, m, exs, *showErrors); err != nil {

@@ -38,7 +38,7 @@ type trainSettings struct {
 	minTermCount int
 	maxDocs      int
 	textLabels   string // keep or drop rows with label_source=text (training rows only)
-	calibrate    string // none, temperature, length, bias, length+bias
+	calibrate    string // none, temperature, length, power, bias, length+bias, power+bias
 	calFolds     int
 	longDocs     int     // long documents per label (and fold) for calibration and evaluation
 	longShare    float64 // share of the calibration loss the long documents carry
@@ -59,7 +59,7 @@ func (s *trainSettings) register(fs *flag.FlagSet) {
 	fs.IntVar(&s.minTermCount, "min-term-count", 2, "drop terms seen fewer times in all training rows")
 	fs.IntVar(&s.maxDocs, "max-docs-per-label", 0, "keep at most this many rows of each label (0: all)")
 	fs.StringVar(&s.textLabels, "text-labels", "keep", "training rows with label_source=text: keep or drop")
-	fs.StringVar(&s.calibrate, "calibrate", "length+bias", "calibration to fit: none, temperature, length, bias or length+bias")
+	fs.StringVar(&s.calibrate, "calibrate", "power+bias", "calibration to fit: none, temperature, length (temperature growing with ln n), power (growing with a power of n), bias, length+bias or power+bias")
 	fs.IntVar(&s.calFolds, "calibration-folds", 5, "folds of the out-of-fold scores calibration is fitted on")
 	fs.IntVar(&s.longDocs, "long", 40, "long documents (3-30 rows joined) per label for calibration (per fold) and evaluation")
 	fs.Float64Var(&s.longShare, "long-share", 0.5, "share of the calibration loss carried by long documents")
@@ -134,8 +134,12 @@ func (s *trainSettings) calibrationFit() (*classifier.CalibrationFit, error) {
 		return &classifier.CalibrationFit{Bias: true}, nil
 	case "length+bias":
 		return &classifier.CalibrationFit{Length: true, Bias: true}, nil
+	case "power":
+		return &classifier.CalibrationFit{Power: true}, nil
+	case "power+bias":
+		return &classifier.CalibrationFit{Power: true, Bias: true}, nil
 	}
-	return nil, fmt.Errorf("--calibrate %q: want none, temperature, length, bias or length+bias", s.calibrate)
+	return nil, fmt.Errorf("--calibrate %q: want none, temperature, length, power, bias, length+bias or power+bias", s.calibrate)
 }
 
 // trainable drops the rows the settings keep out of training.
@@ -303,7 +307,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "  %-14s %6d rows\n", l, sm.TrainingRows[l])
 	}
 	c := sm.Calibration
-	fmt.Fprintf(stdout, "vocabulary: %d terms\ncalibration: temperature %.3f, length slope %.3f, bias %v\n", sm.VocabularySize, c.Temperature, c.LengthSlope, c.Bias)
+	fmt.Fprintf(stdout, "vocabulary: %d terms\ncalibration: %s\n", sm.VocabularySize, describeCalibration(c))
 	fmt.Fprintf(stdout, "wrote %s (version %s) in %.1fs\n", *out, sm.Version, sm.Seconds)
 	return nil
 }
@@ -363,4 +367,20 @@ func sumCounts(m map[string]int) int {
 		n += v
 	}
 	return n
+}
+
+// describeCalibration says what a calibration does, naming only the length form it uses.
+func describeCalibration(c classifier.Calibration) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "temperature %.3f", c.Temperature)
+	if c.LengthPower != 0 {
+		fmt.Fprintf(&b, " x (1 + n)^%.3f", c.LengthPower)
+	}
+	if c.LengthSlope != 0 {
+		fmt.Fprintf(&b, " x (1 + %.3f ln(1 + n))", c.LengthSlope)
+	}
+	if len(c.Bias) != 0 {
+		fmt.Fprintf(&b, ", bias %.3f", c.Bias)
+	}
+	return b.String()
 }

@@ -47,11 +47,13 @@ ROWS = [
     # calibration
     ("calibration: none", ["--calibrate", "none"]),
     ("calibration: temperature only", ["--calibrate", "temperature"]),
-    ("calibration: temperature and length, no bias", ["--calibrate", "length"]),
+    ("calibration: temperature growing with ln n, no bias", ["--calibrate", "length"]),
+    ("calibration: temperature growing with a power of n, no bias", ["--calibrate", "power"]),
+    ("calibration: ln n form with bias (the previous default)", ["--calibrate", "length+bias"]),
     ("calibration: bias for the training mix (balance 0)", ["--calibration-balance", "0"]),
     ("calibration: bias for a half-balanced mix (balance 0.5)", ["--calibration-balance", "0.5"]),
     ("calibration: bias for a balanced mix (balance 1)", ["--calibration-balance", "1"]),
-    ("previous default: cyber=3,migration=1.5, length calibration, no bias",
+    ("first default: cyber=3,migration=1.5, ln n calibration, no bias",
      ["--label-weights", "cybersecurity=3,migration=1.5", "--calibrate", "length"]),
     # goml-like baseline: plain multinomial, add-one, learned priors, raw tokens
     ("plain multinomial (no weights, learned priors, all tokens)",

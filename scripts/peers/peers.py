@@ -15,6 +15,9 @@ is not used because diplomacy and other stop in 2021 (see docs/accuracy.md).
 The long-document columns score concatenations of 3 to 30 validation items of one label, built
 exactly as `topicctl eval --long N` builds them.
 
+--also FILE.jsonl (repeatable) scores every model, trained on the same rows, on more labelled sets
+too, such as the hand-written probe sets in scripts/experiments/probe/, and prints a second table.
+
 This script is outside the test suite on purpose: it needs Python, scikit-learn and fastText.
 """
 import argparse
@@ -148,8 +151,9 @@ def fasttext_peer(train, tests, tmp):
     return outs
 
 
-def topicd_peer(train, valid, tmp, repo, long_n, settings):
-    """Trains topicd on the same training rows and reads `topicctl eval --json`."""
+def topicd_peer(train, valid, tmp, repo, long_n, settings, also):
+    """Trains topicd on the same training rows and reads `topicctl eval --json`, on the
+    validation rows and on each file of also."""
     tpath, vpath, model = (os.path.join(tmp, n) for n in ("train.jsonl", "valid.jsonl", "topicd.model"))
     for p, rows in ((tpath, train), (vpath, valid)):
         with open(p, "w", encoding="utf-8") as f:
@@ -160,7 +164,12 @@ def topicd_peer(train, valid, tmp, repo, long_n, settings):
                    check=True, cwd=repo, stdout=subprocess.DEVNULL)
     out = subprocess.run(run + ["eval", "--model", model, "--data", vpath, "--json", "--long", str(long_n)],
                          check=True, cwd=repo, capture_output=True, text=True).stdout
-    return json.loads(out)
+    extra = []
+    for path in also:
+        got = subprocess.run(run + ["eval", "--model", model, "--data", os.path.abspath(path), "--json"],
+                             check=True, cwd=repo, capture_output=True, text=True).stdout
+        extra.append(json.loads(got)["Report"])
+    return json.loads(out), extra
 
 
 def row(name, short, longr):
@@ -180,11 +189,22 @@ def main():
     ap.add_argument("--long", type=int, default=100, help="long documents per label")
     ap.add_argument("--topicd", action="store_true", help="also train and score topicd (needs go)")
     ap.add_argument("--topicd-flag", action="append", default=[], help="extra topicctl train flag")
+    ap.add_argument("--also", action="append", default=[], metavar="FILE.jsonl",
+                    help="also score every model on this labelled set (repeatable)")
+    ap.add_argument("--write-split", metavar="DIR",
+                    help="also write the split as DIR/train.jsonl and DIR/valid.jsonl")
     args = ap.parse_args()
+    extras = [load(p) for p in args.also]
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     rows = load(args.data)
     train, valid = split_newest(rows, args.fraction)
     longs = long_docs(valid, args.long)
+    if args.write_split:
+        os.makedirs(args.write_split, exist_ok=True)
+        for name, part in (("train.jsonl", train), ("valid.jsonl", valid)):
+            with open(os.path.join(args.write_split, name), "w", encoding="utf-8") as f:
+                for r in part:
+                    f.write(json.dumps(r) + "\n")
     print("train %d rows, validate %d rows, %d long documents" % (len(train), len(valid), len(longs)),
           file=sys.stderr)
     head = ("| model | macro-F1 | balanced macro-F1 | accuracy | " + " | ".join("%s P/R" % l for l in LABELS)
@@ -192,16 +212,19 @@ def main():
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
     with tempfile.TemporaryDirectory() as tmp:
-        tests = [valid, longs]
+        tests = [valid, longs] + extras
+        extra_rows = []
         peers = [("sklearn MultinomialNB", lambda: sklearn_peer("mnb", train, tests)),
                  ("sklearn ComplementNB", lambda: sklearn_peer("cnb", train, tests)),
                  ("fastText supervised", lambda: fasttext_peer(train, tests, tmp))]
         for name, fit in peers:
-            (sp, sc), (lp, lc) = fit()
+            (sp, sc), (lp, lc), *more = fit()
             print(row(name, metrics([r["label"] for r in valid], sp, sc),
                       metrics([r["label"] for r in longs], lp, lc)), flush=True)
+            for path, rows_, (ep, ec) in zip(args.also, extras, more):
+                extra_rows.append(extra_row(name, path, metrics([r["label"] for r in rows_], ep, ec)))
         if args.topicd:
-            rep = topicd_peer(train, valid, tmp, repo, args.long, args.topicd_flag)
+            rep, more = topicd_peer(train, valid, tmp, repo, args.long, args.topicd_flag, args.also)
 
             def conv(e):
                 labs = [m["Label"] for m in e["Labels"]]
@@ -214,6 +237,24 @@ def main():
                 out["ece"] = e["ExpectedCalibrationError"]
                 return out
             print(row("topicd", conv(rep["Report"]), conv(rep["Long"])))
+            for path, e in zip(args.also, more):
+                extra_rows.append(extra_row("topicd", path, conv(e)))
+        if extra_rows:
+            print()
+            head = "| model | set | macro-F1 | accuracy | " + " | ".join("%s P/R" % l for l in LABELS) + " | ECE |"
+            print(head)
+            print("|" + "---|" * (head.count("|") - 1))
+            for r in sorted(extra_rows, key=lambda r: r[0]):
+                print(r[1])
+
+
+def extra_row(name, path, m):
+    cells = [name, os.path.basename(path), "%.3f" % m["macro_f1"], "%.3f" % m["accuracy"]]
+    for l in LABELS:
+        p, r, _, _ = m["per_label"].get(l, (0, 0, 0, 0))
+        cells.append("%.2f/%.2f" % (p, r))
+    cells.append("%.3f" % m["ece"])
+    return (os.path.basename(path), "| " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
