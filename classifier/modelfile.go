@@ -199,10 +199,9 @@ func decode(data []byte) (*Model, error) {
 	if err := dec.Decode(&hdr); err != nil {
 		return nil, fmt.Errorf("header: %v", err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("header: data after the JSON object")
 	}
-
 	k := len(hdr.Labels)
 	if k < 2 || k > maxLabels {
 		return nil, fmt.Errorf("%d labels, want 2 to %d", k, maxLabels)

@@ -135,6 +135,7 @@ func TestLoadRejects(t *testing.T) {
 		{"version 1 with a length power", withChecksum(append([]byte(fileMagic+"\x01"), body[9:]...)), "holding a version 2 model"},
 		{"length power in version 1", rawFile(`{"labels":["a","b"],"fallback_label":"a","documents":[1,1],"calibration":{"length_power":0.5}}`, "\x01\x00\x01b\x01\x01"), "holding a version 2 model"},
 		{"length power out of range", rawFileVersion(2, `{"labels":["a","b"],"fallback_label":"a","documents":[1,1],"calibration":{"length_power":1.5}}`, "\x01\x00\x01b\x01\x01"), "length power"},
+		{"data after the header", rawFile(`{"labels":["a","b"],"fallback_label":"a","documents":[1,1]} }`, "\x01\x00\x01b\x01\x01"), "after the JSON object"},
 		{"unknown header field", rawFile(`{"labels":["a","b"],"fallback_label":"a","documents":[1,1],"calibration":{"temperature_v9":2}}`, "\x01\x00\x01b\x01\x01"), "unknown field"},
 		{"cut terms", withChecksum(body[:len(body)-3]), "truncated"},
 		{"trailing bytes", withChecksum(append(slices.Clone(body), 0)), "unexpected bytes"},

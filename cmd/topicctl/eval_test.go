@@ -24,7 +24,7 @@ func TestEval(t *testing.T) {
 	t.Run("text", func(t *testing.T) {
 		plot := filepath.Join(dir, "eval.png")
 		out := runTool(t, evalCmd, "--model", model, "--data", corpus, "--plot", plot, "--long", "2", "--errors", "3")
-		for _, want := range []string{"documents 240", "macro-F1", "precision", "confusion matrix", "reliability", "0.9-1.0", "long documents (2 per label", "most confident errors", "wrote " + plot} {
+		for _, want := range []string{"documents 240", "macro-F1", "precision", "confusion matrix", "reliability", "0.9-1.0", "long documents (2 per label", "long documents by rows joined", "most confident errors", "wrote " + plot} {
 			if !strings.Contains(out, want) {
 				t.Errorf("eval output lacks %q:\n%s", want, out)
 			}
@@ -53,6 +53,15 @@ func TestEval(t *testing.T) {
 		}
 		if e.Long == nil || e.Long.Documents != 8 {
 			t.Errorf("Long = %+v, want 2 long documents per label", e.Long)
+		}
+		// Per label, long document 0 joins 3 rows and document 1 joins 14; no group is 21-30.
+		if g := e.LongBySize; len(g) != 2 || g[0].MinParts != 3 || g[0].Documents != 4 || g[1].MinParts != 11 || g[1].Documents != 4 {
+			t.Errorf("LongBySize = %+v, want 4 documents of 3-10 rows and 4 of 11-20", g)
+		}
+		for _, g := range e.LongBySize {
+			if g.MeanConfidence <= 0 || g.MeanConfidence > 1 {
+				t.Errorf("LongBySize group %+v: mean confidence outside (0, 1]", g)
+			}
 		}
 	})
 	t.Run("errors", func(t *testing.T) {
