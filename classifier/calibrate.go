@@ -93,6 +93,7 @@ func FitCalibration(samples []CalibrationSample, fit CalibrationFit) (Calibratio
 	}
 	if !fit.Length && !fit.Power {
 		c, _ := at(0)
+		c.Mix = labelMix(samples, k)
 		return c, nil
 	}
 	// Golden-section search on the slope or power; the loss is smooth and, in practice, unimodal
@@ -120,6 +121,7 @@ func FitCalibration(samples []CalibrationSample, fit CalibrationFit) (Calibratio
 	if zero, zeroLoss := at(0); zeroLoss <= bestLoss {
 		best = zero
 	}
+	best.Mix = labelMix(samples, k)
 	return best, nil
 }
 
@@ -370,4 +372,29 @@ func OutOfFoldSamples(examples []Example, cfg TrainConfig, k, perLabelLong int) 
 		}
 	}
 	return short, long, nil
+}
+
+// labelMix is the weighted share of each of k labels among the samples: the label mix the
+// calibration is fitted for. A fitted bias makes the mean confidence of each label equal its
+// share (the likelihood's gradient in that bias is zero there), so this is the prior the
+// calibrated confidences assume. It is nil when a label has no samples, since no prior can be
+// read for it.
+func labelMix(samples []CalibrationSample, k int) []float64 {
+	mix := make([]float64, k)
+	var total float64
+	for _, s := range samples {
+		w := s.Weight
+		if w == 0 {
+			w = 1
+		}
+		mix[s.Label] += w
+		total += w
+	}
+	for c := range mix {
+		if mix[c] == 0 {
+			return nil
+		}
+		mix[c] /= total
+	}
+	return mix
 }

@@ -73,6 +73,19 @@ func TestFitCalibration(t *testing.T) {
 			if !tt.fit.Power && got.LengthPower != 0 {
 				t.Errorf("FitCalibration = %+v, want no length power when not fitted", got)
 			}
+			// The mix is the samples' label shares.
+			share := make([]float64, len(tt.truth.Bias))
+			for _, s := range samples {
+				share[s.Label] += 1.0 / float64(len(samples))
+			}
+			if len(got.Mix) != len(share) {
+				t.Fatalf("FitCalibration mix = %v, want %d shares", got.Mix, len(share))
+			}
+			for c := range share {
+				if math.Abs(got.Mix[c]-share[c]) > 1e-12 {
+					t.Errorf("mix[%d] = %v, want the samples' share %v", c, got.Mix[c], share[c])
+				}
+			}
 			if g, w := CalibratedNLL(samples, got), CalibratedNLL(samples, tt.truth); g > w+1e-4 {
 				t.Errorf("NLL at the fit %v, want at most the truth's %v", g, w)
 			}

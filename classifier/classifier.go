@@ -80,6 +80,12 @@ type Options struct {
 	// ExplainTerms is how many terms per returned label Result.Explanations holds; 0 explains
 	// nothing. At most MaxExplainTerms.
 	ExplainTerms int
+	// LabelMix, when set, is the share of each label among the documents the caller sends
+	// (label -> share in (0, 1)), for a stream whose mix differs from the one the model's
+	// confidences assume (Model.LabelMix). The confidences are re-weighted to it by Bayes' rule
+	// for a change of priors. Labels left out share what remains, in the proportions the model
+	// assumes; listing every label needs shares that sum to 1.
+	LabelMix map[string]float64
 }
 
 // MaxExplainTerms bounds Options.ExplainTerms.

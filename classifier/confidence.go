@@ -31,6 +31,11 @@ type Calibration struct {
 	LengthPower float64 `json:"length_power,omitempty"`
 	// Bias is added to each label's scaled score, in model label order; empty means none.
 	Bias []float64 `json:"bias,omitempty"`
+	// Mix is the label mix of the data the calibration was fitted on, in model label order,
+	// summing to 1: the prior its confidences assume, which Options.LabelMix re-weights from.
+	// Empty in models from before it was recorded; Model.LabelMix then falls back to the
+	// training documents' mix.
+	Mix []float64 `json:"mix,omitempty"`
 }
 
 // maxCalibration bounds calibration values read from a file.
@@ -38,6 +43,7 @@ const maxCalibration = 1e6
 
 func (c Calibration) clone() Calibration {
 	c.Bias = slices.Clone(c.Bias)
+	c.Mix = slices.Clone(c.Mix)
 	return c
 }
 
@@ -57,6 +63,21 @@ func (c Calibration) validate(labels int) error {
 	for _, b := range c.Bias {
 		if !(math.Abs(b) <= maxCalibration) {
 			return fmt.Errorf("calibration bias %v out of range", b)
+		}
+	}
+	if len(c.Mix) != 0 {
+		if len(c.Mix) != labels {
+			return fmt.Errorf("calibration has a mix of %d labels for %d labels", len(c.Mix), labels)
+		}
+		var sum float64
+		for _, p := range c.Mix {
+			if !(p > 0 && p <= 1) {
+				return fmt.Errorf("calibration mix share %v out of range (0, 1]", p)
+			}
+			sum += p
+		}
+		if math.Abs(sum-1) > 1e-6 {
+			return fmt.Errorf("calibration mix sums to %v, not 1", sum)
 		}
 	}
 	return nil

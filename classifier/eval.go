@@ -168,9 +168,17 @@ func EvaluateModel(m *Model, examples []Example) (Report, error) {
 // Predict classifies every example with m (default Options) and pairs each result with the
 // example's true label, for Evaluate; k-fold validation pools the predictions of its folds.
 func Predict(m *Model, examples []Example) ([]Prediction, error) {
+	return PredictWith(m, examples, Options{})
+}
+
+// PredictWith is Predict with options, such as a label mix to evaluate under.
+func PredictWith(m *Model, examples []Example, opts Options) ([]Prediction, error) {
+	if err := m.CheckOptions(opts); err != nil {
+		return nil, err
+	}
 	preds := make([]Prediction, 0, len(examples))
 	for _, ex := range examples {
-		res, err := m.Classify(ex.Title, ex.Text, Options{})
+		res, err := m.Classify(ex.Title, ex.Text, opts)
 		if err != nil {
 			return nil, fmt.Errorf("evaluate: example %q: %w", ex.ID, err)
 		}

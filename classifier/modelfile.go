@@ -28,9 +28,10 @@ import (
 // Everything is written in a fixed order with sorted keys, so the same model always encodes to
 // the same bytes.
 //
-// Version 2 adds calibration.length_power. A reader that ignored it would serve confidences
-// calibrated for a different temperature, so a file that uses it says version 2, which older
-// readers refuse; a model without it is still written as version 1.
+// Version 2 adds calibration.length_power and calibration.mix. A reader that ignored the power
+// would serve confidences calibrated for a different temperature, so a file that uses either
+// says version 2, which older readers refuse; a model without them is still written as
+// version 1.
 const fileMagic = "TOPICDNB"
 
 // Limits a model file must respect; they bound what a corrupt file can make Load allocate.
@@ -341,7 +342,7 @@ func (m *Model) validate() error {
 
 // formatVersion is the oldest file format that holds m.
 func (m *Model) formatVersion() int {
-	if m.cal.LengthPower != 0 {
+	if m.cal.LengthPower != 0 || len(m.cal.Mix) != 0 {
 		return 2
 	}
 	return 1

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -109,6 +110,14 @@ func (m *Model) Classify(title, text string, opts Options) (Result, error) {
 	if err := opts.validate(); err != nil {
 		return Result{}, err
 	}
+	bias := m.cal.Bias
+	var biasArr [stackLabels]float64
+	if len(opts.LabelMix) > 0 {
+		var err error
+		if bias, err = m.mixBias(biasArr[:0], opts.LabelMix); err != nil {
+			return Result{}, err
+		}
+	}
 	// Scoring finds invalid UTF-8 (see scoreWords) and blank never accepts it, so checking for
 	// blank text first and for invalid text after scoring gives the same errors as the other
 	// order without a second pass over the text.
@@ -127,7 +136,7 @@ func (m *Model) Classify(title, text string, opts Options) (Result, error) {
 		return Result{}, ErrInvalidUTF8
 	}
 	inv := m.invTemperature(st.KnownTokens)
-	softmax(conf, raw, inv, m.cal.Bias)
+	softmax(conf, raw, inv, bias)
 
 	for i := range order {
 		order[i] = i
@@ -230,4 +239,89 @@ func (m *Model) invTemperature(n int) float64 {
 		return m.invT[n]
 	}
 	return 1 / m.cal.TemperatureFor(n)
+}
+
+// CheckOptions reports whether opts are valid for this model, with the error Classify would
+// return (wrapping ErrInvalidOptions), so a caller can refuse a whole batch before classifying
+// any of it.
+func (m *Model) CheckOptions(opts Options) error {
+	if err := opts.validate(); err != nil {
+		return err
+	}
+	if len(opts.LabelMix) > 0 {
+		var arr [stackLabels]float64
+		_, err := m.mixBias(arr[:0], opts.LabelMix)
+		return err
+	}
+	return nil
+}
+
+// LabelMix returns the share of each label the model's confidences assume: the mix its
+// calibration was fitted on, or for a model without one, its training documents' mix.
+func (m *Model) LabelMix() map[string]float64 {
+	mix := make(map[string]float64, len(m.labels))
+	for c, p := range m.assumedMix() {
+		mix[m.labels[c]] = p
+	}
+	return mix
+}
+
+func (m *Model) assumedMix() []float64 {
+	if len(m.cal.Mix) == len(m.labels) {
+		return m.cal.Mix
+	}
+	mix := make([]float64, len(m.labels))
+	var total float64
+	for _, d := range m.docs {
+		total += float64(d)
+	}
+	for c, d := range m.docs {
+		mix[c] = float64(d) / total
+	}
+	return mix
+}
+
+// mixBias appends to dst the calibration's biases moved from the label mix the model assumes to
+// mix: adding ln(new share / assumed share) to a label's score is Bayes' rule for a change of
+// priors, applied to calibrated confidences.
+func (m *Model) mixBias(dst []float64, mix map[string]float64) ([]float64, error) {
+	old := m.assumedMix()
+	var listed, listedOld float64
+	for l, p := range mix {
+		c := slices.Index(m.labels, l)
+		if c < 0 {
+			return nil, fmt.Errorf("%w: label_mix names %q, which is not a label of this model (%s)", ErrInvalidOptions, l, strings.Join(m.labels, ", "))
+		}
+		if !(p > 0 && p < 1) {
+			return nil, fmt.Errorf("%w: label_mix share %v for %q is outside (0, 1)", ErrInvalidOptions, p, l)
+		}
+		listed += p
+		listedOld += old[c]
+	}
+	// Shares of every label must add up; a little rounding (0.33 three times) is forgiven and
+	// normalised away.
+	all := len(mix) == len(m.labels)
+	if all && math.Abs(listed-1) > 0.01+1e-9 {
+		return nil, fmt.Errorf("%w: label_mix shares of all %d labels sum to %.4g; make them sum to 1", ErrInvalidOptions, len(mix), listed)
+	}
+	if !all && listed >= 1 {
+		return nil, fmt.Errorf("%w: label_mix shares sum to %.4g, leaving nothing for the labels not listed; make them sum to less than 1", ErrInvalidOptions, listed)
+	}
+	for c, l := range m.labels {
+		var p float64
+		if v, ok := mix[l]; ok {
+			p = v
+			if all {
+				p /= listed
+			}
+		} else {
+			p = (1 - listed) * old[c] / (1 - listedOld)
+		}
+		var b float64
+		if len(m.cal.Bias) == len(m.labels) {
+			b = m.cal.Bias[c]
+		}
+		dst = append(dst, b+math.Log(p)-math.Log(old[c]))
+	}
+	return dst, nil
 }

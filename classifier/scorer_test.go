@@ -271,3 +271,93 @@ func TestInvTemperatureCache(t *testing.T) {
 		}
 	}
 }
+
+func confidences(t *testing.T, m *Model, text string, opts Options) map[string]float64 {
+	t.Helper()
+	r, err := m.Classify("", text, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, s := range r.Scores {
+		out[s.Label] = s.Confidence
+	}
+	return out
+}
+
+func TestLabelMix(t *testing.T) {
+	base := trainTiny(t, ScoringConfig{Variant: Complement})
+	m, err := base.WithCalibration(Calibration{Temperature: 2, Bias: []float64{0.2, -0.1, 0}, Mix: []float64{0.5, 0.3, 0.2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const text = "cat dog fish"
+	plain := confidences(t, m, text, Options{})
+
+	t.Run("the assumed mix changes nothing", func(t *testing.T) {
+		got := confidences(t, m, text, Options{LabelMix: m.LabelMix()})
+		for l, p := range plain {
+			if math.Abs(got[l]-p) > 1e-12 {
+				t.Errorf("confidence of %s = %v with the model's own mix, want %v", l, got[l], p)
+			}
+		}
+	})
+	t.Run("Bayes rule for new priors", func(t *testing.T) {
+		mix := map[string]float64{"a": 0.1, "b": 0.1, "c": 0.8}
+		got := confidences(t, m, text, Options{LabelMix: mix})
+		old := m.LabelMix()
+		var z float64
+		for l, p := range plain {
+			z += p * mix[l] / old[l]
+		}
+		for l, p := range plain {
+			if want := p * mix[l] / old[l] / z; math.Abs(got[l]-want) > 1e-9 {
+				t.Errorf("confidence of %s = %v, want %v", l, got[l], want)
+			}
+		}
+	})
+	t.Run("unlisted labels keep their proportions", func(t *testing.T) {
+		got := confidences(t, m, text, Options{LabelMix: map[string]float64{"a": 0.9}})
+		if got["a"] <= plain["a"] {
+			t.Errorf("confidence of a = %v with share 0.9, want more than %v (assumed share 0.5)", got["a"], plain["a"])
+		}
+		if g, w := got["b"]/got["c"], plain["b"]/plain["c"]; math.Abs(g-w) > 1e-9*w {
+			t.Errorf("b/c confidence ratio = %v, want it unchanged at %v", g, w)
+		}
+	})
+	t.Run("rounded shares of every label", func(t *testing.T) {
+		got := confidences(t, m, text, Options{LabelMix: map[string]float64{"a": 0.33, "b": 0.33, "c": 0.33}})
+		even := confidences(t, m, text, Options{LabelMix: map[string]float64{"a": 1.0 / 3, "b": 1.0 / 3, "c": 1.0 / 3}})
+		for l := range even {
+			if math.Abs(got[l]-even[l]) > 1e-12 {
+				t.Errorf("confidence of %s = %v with 0.33 each, want %v as with 1/3 each", l, got[l], even[l])
+			}
+		}
+	})
+	t.Run("invalid mixes", func(t *testing.T) {
+		for _, mix := range []map[string]float64{
+			{"zebra": 0.5},
+			{"a": 0},
+			{"a": 1},
+			{"a": -0.2},
+			{"a": math.NaN()},
+			{"a": 0.6, "b": 0.5},
+			{"a": 0.5, "b": 0.3, "c": 0.1},
+		} {
+			if _, err := m.Classify("", text, Options{LabelMix: mix}); !errors.Is(err, ErrInvalidOptions) {
+				t.Errorf("Classify with label mix %v: error %v, want ErrInvalidOptions", mix, err)
+			}
+			if err := m.CheckOptions(Options{LabelMix: mix}); !errors.Is(err, ErrInvalidOptions) {
+				t.Errorf("CheckOptions(label mix %v) = %v, want ErrInvalidOptions", mix, err)
+			}
+		}
+	})
+	t.Run("without a recorded mix, the training mix", func(t *testing.T) {
+		// Each of the three labels has one training document.
+		for l, p := range base.LabelMix() {
+			if math.Abs(p-1.0/3) > 1e-12 {
+				t.Errorf("LabelMix()[%s] = %v, want 1/3", l, p)
+			}
+		}
+	})
+}

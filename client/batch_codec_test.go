@@ -135,11 +135,14 @@ func randomRequest(rng *rand.Rand, n int) *topicdv1.ClassifyBatchRequest {
 	if rng.IntN(2) == 0 {
 		req.Model = "news-topics"
 	}
-	switch rng.IntN(3) {
+	switch rng.IntN(4) {
 	case 0:
 		req.Options = &topicdv1.ClassifyOptions{}
 	case 1:
 		req.Options = &topicdv1.ClassifyOptions{TopK: rng.Uint32N(5), MinConfidence: rng.Float32(), Explain: rng.IntN(2) == 0, ExplainTerms: 3}
+	case 2:
+		// One entry: proto.Marshal orders map entries at random, so two would not compare.
+		req.Options = &topicdv1.ClassifyOptions{LabelMix: map[string]float64{"cybersecurity": rng.Float64()}}
 	}
 	return req
 }

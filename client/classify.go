@@ -45,6 +45,13 @@ func WithExplain(terms int) ClassifyOption {
 	}
 }
 
+// WithLabelMix tells the server the share of each label among the documents sent (label ->
+// share in (0, 1)), when it differs from the mix the model assumes (ModelInfo.label_mix); the
+// confidences are re-weighted to it. Labels left out share what remains.
+func WithLabelMix(mix map[string]float64) ClassifyOption {
+	return func(o *classifyOptions) { o.opts.LabelMix = mix }
+}
+
 func newClassifyOptions(opts []ClassifyOption) classifyOptions {
 	o := classifyOptions{opts: &topicdv1.ClassifyOptions{}}
 	for _, opt := range opts {

@@ -77,7 +77,7 @@ func unmarshalBatchRequest(data mem.BufferSlice, req *topicdv1.ClassifyBatchRequ
 			if req.Options == nil {
 				req.Options = new(topicdv1.ClassifyOptions)
 			}
-			// Options are a few numbers, no strings: the standard decoder, merging as the
+			// Options are a few numbers and a small map: the standard decoder, merging as the
 			// standard decoder does when the field repeats.
 			v := bytesValue(field)
 			if err := (proto.UnmarshalOptions{Merge: true}).Unmarshal(unsafe.Slice(unsafe.StringData(v), len(v)), req.Options); err != nil {

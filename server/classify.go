@@ -40,7 +40,7 @@ func (s *Server) Classify(ctx context.Context, req *topicdv1.ClassifyRequest) (*
 		return nil, s.rejected(err)
 	}
 	logModel(ctx, e.name)
-	opts, err := classifyOptions(req.GetOptions())
+	opts, err := classifyOptions(req.GetOptions(), e.model)
 	if err != nil {
 		return nil, s.rejected(err)
 	}
@@ -68,7 +68,7 @@ func (s *Server) ClassifyBatch(ctx context.Context, req *topicdv1.ClassifyBatchR
 		return nil, err
 	}
 	logModel(ctx, e.name)
-	opts, err := classifyOptions(req.GetOptions())
+	opts, err := classifyOptions(req.GetOptions(), e.model)
 	if err != nil {
 		return nil, err
 	}

@@ -85,6 +85,9 @@ func TestClassifyErrors(t *testing.T) {
 		{"min confidence negative", &topicdv1.ClassifyRequest{Document: doc("", "text"), Options: &topicdv1.ClassifyOptions{MinConfidence: -0.1}}, codes.InvalidArgument, []string{"min_confidence"}},
 		{"min confidence NaN", &topicdv1.ClassifyRequest{Document: doc("", "text"), Options: &topicdv1.ClassifyOptions{MinConfidence: float32(math.NaN())}}, codes.InvalidArgument, []string{"min_confidence"}},
 		{"explain terms", &topicdv1.ClassifyRequest{Document: doc("", "text"), Options: &topicdv1.ClassifyOptions{Explain: true, ExplainTerms: 51}}, codes.InvalidArgument, []string{"explain_terms", "at most 50", "51"}},
+		{"label mix unknown label", &topicdv1.ClassifyRequest{Document: doc("", "text"), Options: &topicdv1.ClassifyOptions{LabelMix: map[string]float64{"sports": 0.5}}}, codes.InvalidArgument, []string{`options.label_mix names "sports"`, "cybersecurity, migration, diplomacy, other"}},
+		{"label mix share of 1", &topicdv1.ClassifyRequest{Document: doc("", "text"), Options: &topicdv1.ClassifyOptions{LabelMix: map[string]float64{"other": 1}}}, codes.InvalidArgument, []string{"options.label_mix share 1", "outside (0, 1)"}},
+		{"label mix not summing to 1", &topicdv1.ClassifyRequest{Document: doc("", "text"), Options: &topicdv1.ClassifyOptions{LabelMix: map[string]float64{"cybersecurity": 0.5, "migration": 0.5, "diplomacy": 0.5, "other": 0.5}}}, codes.InvalidArgument, []string{"sum to 2", "make them sum to 1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -170,6 +173,7 @@ func TestClassifyBatch(t *testing.T) {
 			{"too many", &topicdv1.ClassifyBatchRequest{Documents: make([]*topicdv1.Document, 6)}, codes.InvalidArgument, []string{"6 documents", "limit of 5"}},
 			{"unknown model", &topicdv1.ClassifyBatchRequest{Documents: docs[:1], Model: "x"}, codes.NotFound, []string{`"x"`, models.DefaultName}},
 			{"bad options", &topicdv1.ClassifyBatchRequest{Documents: docs[:1], Options: &topicdv1.ClassifyOptions{MinConfidence: 2}}, codes.InvalidArgument, []string{"min_confidence"}},
+			{"bad label mix", &topicdv1.ClassifyBatchRequest{Documents: docs, Options: &topicdv1.ClassifyOptions{LabelMix: map[string]float64{"cybersecurity": 0.7, "other": 0.6}}}, codes.InvalidArgument, []string{"options.label_mix shares sum to 1.3", "less than 1"}},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -337,5 +341,46 @@ func TestBatchSplit(t *testing.T) {
 	s.lastOverlap.Store(int64(time.Since(s.started) - overlapMemory - time.Millisecond))
 	if !call() {
 		t.Errorf("a call alone %s after the last overlap is not split", overlapMemory)
+	}
+}
+
+func TestClassifyLabelMix(t *testing.T) {
+	env := newTestEnv(t, nil, Options{})
+	ctx := testCtx(t)
+	const text = "Police arrested a man who sold stolen bank card numbers online"
+	confOf := func(mix map[string]float64) map[string]float32 {
+		t.Helper()
+		resp, err := env.cls.Classify(ctx, &topicdv1.ClassifyRequest{Document: doc("m", text), Options: &topicdv1.ClassifyOptions{LabelMix: mix}})
+		if err != nil {
+			t.Fatalf("Classify(label_mix %v) = %v", mix, err)
+		}
+		out := map[string]float32{}
+		for _, s := range resp.Classification.Scores {
+			out[s.Label] = s.Confidence
+		}
+		return out
+	}
+	info, err := env.models.GetModel(ctx, &topicdv1.GetModelRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	assumed := info.GetModel().GetLabelMix()
+	var sum float64
+	for _, p := range assumed {
+		sum += p
+	}
+	if len(assumed) != 4 || math.Abs(sum-1) > 1e-9 {
+		t.Fatalf("GetModel label_mix = %v, want four shares summing to 1", assumed)
+	}
+	plain := confOf(nil)
+	same := confOf(assumed)
+	cyber := confOf(map[string]float64{"cybersecurity": 0.9})
+	for l, p := range plain {
+		if math.Abs(float64(same[l]-p)) > 1e-6 {
+			t.Errorf("confidence of %s = %v with the model's own label_mix, want %v as without", l, same[l], p)
+		}
+	}
+	if !(cyber["cybersecurity"] > plain["cybersecurity"]) || !(cyber["other"] < plain["other"]) {
+		t.Errorf("label_mix cybersecurity 0.9: confidences %v, want cybersecurity up and other down from %v", cyber, plain)
 	}
 }

@@ -52,6 +52,7 @@ func modelInfo(e *modelEntry, isDefault bool) *topicdv1.ModelInfo {
 	mi.LoadedAt = timestamppb.New(e.loadedAt)
 	mi.FormatVersion = uint32(info.FormatVersion)
 	mi.License = info.License
+	mi.LabelMix = e.model.LabelMix()
 	if len(info.TrainingDocuments) > 0 {
 		mi.TrainingDocuments = make(map[string]uint64, len(info.TrainingDocuments))
 		for l, n := range info.TrainingDocuments {

@@ -198,7 +198,7 @@ func (s *Server) streamItem(ctx context.Context, req *topicdv1.ClassifyStreamReq
 	}()
 	e, err := s.reg.lookup(req.GetModel())
 	if err == nil {
-		opts, oerr := classifyOptions(req.GetOptions())
+		opts, oerr := classifyOptions(req.GetOptions(), e.model)
 		if err = oerr; err == nil {
 			var c *topicdv1.Classification
 			if c, err = s.classify(ctx, &b.cb, e, req.GetDocument(), opts); err == nil {

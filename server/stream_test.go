@@ -36,6 +36,9 @@ func TestClassifyStream(t *testing.T) {
 				req.Model = "missing"
 			case 9:
 				req.Options = &topicdv1.ClassifyOptions{ExplainTerms: 99}
+				if i%20 == 19 {
+					req.Options = &topicdv1.ClassifyOptions{LabelMix: map[string]float64{"sports": 0.2}}
+				}
 			}
 			if err := stream.Send(req); err != nil {
 				t.Errorf("Send(%d) = %v", i, err)

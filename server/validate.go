@@ -2,8 +2,12 @@ package server
 
 import (
 	"math"
+	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/topicd/topicd/classifier"
 	topicdv1 "github.com/topicd/topicd/proto/topicd/v1"
@@ -64,8 +68,9 @@ func blank(s string) bool {
 	return true
 }
 
-// classifyOptions turns the API's options into the classifier's, rejecting values out of range.
-func classifyOptions(o *topicdv1.ClassifyOptions) (classifier.Options, error) {
+// classifyOptions turns the API's options into the classifier's for model m, rejecting values
+// out of range, so a bad option fails the call once instead of every document of a batch.
+func classifyOptions(o *topicdv1.ClassifyOptions, m Model) (classifier.Options, error) {
 	if o == nil {
 		return classifier.Options{}, nil
 	}
@@ -79,11 +84,18 @@ func classifyOptions(o *topicdv1.ClassifyOptions) (classifier.Options, error) {
 	opts := classifier.Options{
 		TopK:          int(o.TopK),
 		MinConfidence: float64(mc),
+		LabelMix:      o.LabelMix,
 	}
 	if o.Explain {
 		opts.ExplainTerms = int(o.ExplainTerms)
 		if opts.ExplainTerms == 0 {
 			opts.ExplainTerms = defaultExplainTerms
+		}
+	}
+	if len(opts.LabelMix) > 0 {
+		if err := m.CheckOptions(opts); err != nil {
+			// The classifier's message names the label or share and what to change.
+			return classifier.Options{}, status.Error(codes.InvalidArgument, "options."+strings.TrimPrefix(err.Error(), classifier.ErrInvalidOptions.Error()+": "))
 		}
 	}
 	return opts, nil

@@ -34,6 +34,7 @@ type batchFlags struct {
 	concurrency   int
 	topK          int
 	minConfidence float64
+	labelMix      labelMixFlag
 	ordered       bool
 	resume, force bool
 	quiet         bool
@@ -58,6 +59,7 @@ func runBatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&f.concurrency, "concurrency", 4, "calls or streams at once, over all servers; give two or more per server")
 	fs.IntVar(&f.topK, "top-k", 0, "keep only the `k` best labels in scores (0: all)")
 	fs.Float64Var(&f.minConfidence, "min-confidence", 0, "abstain (label other) when the best confidence is below `p`")
+	fs.Var(&f.labelMix, "label-mix", labelMixUsage)
 	fs.BoolVar(&f.ordered, "ordered", false, "write records in input order (default: as they come back)")
 	fs.BoolVar(&f.resume, "resume", false, "continue a job: skip the documents --out already holds and append the rest")
 	fs.BoolVar(&f.force, "force", false, "overwrite a non-empty --out instead of refusing")
@@ -177,7 +179,7 @@ flags:`)
 			CallTimeout: f.conn.timeout,
 			Ordered:     f.ordered,
 			Logger:      logger,
-		}, docs, j.emit, client.WithModel(f.model), client.WithTopK(f.topK), client.WithMinConfidence(f.minConfidence))
+		}, docs, j.emit, client.WithModel(f.model), client.WithTopK(f.topK), client.WithMinConfidence(f.minConfidence), client.WithLabelMix(f.labelMix))
 		resent = stats.Resent
 	}
 	elapsed := time.Since(start)

@@ -216,3 +216,30 @@ func TestCountInput(t *testing.T) {
 		t.Errorf("countInput(stdin) = %d, want -1", got)
 	}
 }
+
+func TestLabelMixFlag(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    string // String() after Set; empty for an error
+		wantErr bool
+	}{
+		{"cybersecurity=0.5", "cybersecurity=0.5", false},
+		{" other=0.3, cybersecurity=0.25 ", "cybersecurity=0.25,other=0.3", false},
+		{"cybersecurity", "", true},
+		{"=0.5", "", true},
+		{"cybersecurity=half", "", true},
+		{"other=0.2,other=0.3", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			var f labelMixFlag
+			err := f.Set(tt.in)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Set(%q) error = %v, want error %v", tt.in, err, tt.wantErr)
+			}
+			if !tt.wantErr && f.String() != tt.want {
+				t.Errorf("Set(%q) then String() = %q, want %q", tt.in, f.String(), tt.want)
+			}
+		})
+	}
+}

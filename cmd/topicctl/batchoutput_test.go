@@ -271,3 +271,36 @@ func TestBatchSummary(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchLabelMix checks that --label-mix reaches the classifier in a batch job and that a bad
+// one stops the job before it writes anything.
+func TestBatchLabelMix(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.jsonl")
+	if err := os.WriteFile(in, []byte(`{"id":"a","text":"Talks on the border resumed"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	otherConfidence := func(flags ...string) float64 {
+		t.Helper()
+		out := filepath.Join(dir, fmt.Sprintf("out%d.jsonl", len(flags)))
+		if stderr, err := runCmd(t, append([]string{"batch", "--local", "--quiet", "--in", in, "--out", out}, flags...)...); err != nil {
+			t.Fatalf("batch %v: %v\n%s", flags, err, stderr)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec struct{ Scores map[string]float64 }
+		if err := json.Unmarshal(b, &rec); err != nil {
+			t.Fatalf("batch %v wrote %q: %v", flags, b, err)
+		}
+		return rec.Scores["other"]
+	}
+	if plain, shifted := otherConfidence(), otherConfidence("--label-mix", "other=0.9"); !(shifted > plain) {
+		t.Errorf("confidence of other = %v with --label-mix other=0.9, want more than %v without", shifted, plain)
+	}
+	out := filepath.Join(dir, "bad.jsonl")
+	if _, err := runCmd(t, "batch", "--local", "--in", in, "--out", out, "--label-mix", "sports=0.5"); err == nil || !strings.Contains(err.Error(), `"sports"`) {
+		t.Errorf("batch --label-mix sports=0.5: error %v, want one naming sports", err)
+	}
+}

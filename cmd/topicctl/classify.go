@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -31,6 +33,8 @@ func runClassify(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	minConf := fs.Float64("min-confidence", 0, "abstain (label other) when the best confidence is below `p`")
 	explain := fs.Bool("explain", false, "show the terms that pushed most toward each label")
 	terms := fs.Int("explain-terms", 0, "terms per label with --explain (0: the server's default, 5)")
+	var mix labelMixFlag
+	fs.Var(&mix, "label-mix", labelMixUsage)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: topicctl classify [flags] [TEXT... | -]\n\nLabels one document: the arguments joined by spaces, --file, or standard input (-).\n\nflags:")
 		fs.PrintDefaults()
@@ -47,7 +51,7 @@ func runClassify(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer c.Close()
-	opts := []client.ClassifyOption{client.WithModel(*model), client.WithTopK(*topK), client.WithMinConfidence(*minConf)}
+	opts := []client.ClassifyOption{client.WithModel(*model), client.WithTopK(*topK), client.WithMinConfidence(*minConf), client.WithLabelMix(mix)}
 	if *explain {
 		opts = append(opts, client.WithExplain(*terms))
 	}
@@ -116,5 +120,40 @@ func printClassification(w io.Writer, cl *topicdv1.Classification) error {
 		}
 		fmt.Fprintf(w, "  %-14s %s\n", e.GetLabel()+":", strings.Join(parts, ", "))
 	}
+	return nil
+}
+
+const labelMixUsage = "the share of each label among your documents, `label=share,...` (e.g. cybersecurity=0.5), when it differs from the mix the model assumes (topicctl models shows it); labels left out share the rest"
+
+// labelMixFlag is --label-mix: label=share pairs.
+type labelMixFlag map[string]float64
+
+func (f *labelMixFlag) String() string {
+	if f == nil || len(*f) == 0 {
+		return ""
+	}
+	parts := make([]string, 0, len(*f))
+	for l, p := range *f {
+		parts = append(parts, l+"="+strconv.FormatFloat(p, 'g', -1, 64))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ",")
+}
+
+// Set parses label=share pairs; the server checks the labels and that the shares add up.
+func (f *labelMixFlag) Set(s string) error {
+	m := labelMixFlag{}
+	for _, kv := range strings.Split(s, ",") {
+		l, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		p, err := strconv.ParseFloat(v, 64)
+		if !ok || l == "" || err != nil {
+			return fmt.Errorf("%q: want label=share pairs such as cybersecurity=0.5,other=0.3", s)
+		}
+		if _, dup := m[l]; dup {
+			return fmt.Errorf("%q names %s twice", s, l)
+		}
+		m[l] = p
+	}
+	*f = m
 	return nil
 }

@@ -225,6 +225,8 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	plotPath := fs.String("plot", "", "also draw the confusion matrix and reliability diagram into this PNG `file`")
 	long := fs.Int("long", 0, "also score N long documents per label, each 3-30 rows of one label joined")
 	showErrors := fs.Int("errors", 0, "also list up to N misclassified documents, most confident first")
+	var mix labelMixFlag
+	fs.Var(&mix, "label-mix", labelMixUsage+"; scores under that mix")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: topicctl eval --model MODEL --data FILE.jsonl [--json] [--plot FILE.png] [--long N]")
 		fs.PrintDefaults()
@@ -255,18 +257,21 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	out := evalOutput{Model: *modelPath, Version: m.Version(), Data: *data}
-	if out.Report, err = classifier.EvaluateModel(m, exs); err != nil {
+	opts := classifier.Options{LabelMix: mix}
+	preds, err := classifier.PredictWith(m, exs, opts)
+	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
+	out.Report = classifier.Evaluate(m.Labels(), preds)
 	if *long > 0 {
 		docs := classifier.LongDocuments(exs, m.Labels(), *long)
-		preds, err := classifier.Predict(m, docs)
+		longPreds, err := classifier.PredictWith(m, docs, opts)
 		if err != nil {
 			return fmt.Errorf("eval: %w", err)
 		}
-		lr := classifier.Evaluate(m.Labels(), preds)
+		lr := classifier.Evaluate(m.Labels(), longPreds)
 		out.Long = &lr
-		out.LongBySize = bySize(m.Labels(), docs, preds)
+		out.LongBySize = bySize(m.Labels(), docs, longPreds)
 	}
 	if *plotPath != "" {
 		title := fmt.Sprintf("%s (version %s) on %s", filepath.Base(*modelPath), m.Version(), filepath.Base(*data))
@@ -291,9 +296,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		tw.Flush()
 	}
 	if *showErrors > 0 {
-		if err := printErrors(stdout, m, exs, *showErrors); err != nil {
-			return fmt.Errorf("eval: %w", err)
-		}
+		printErrors(stdout, exs, preds, *showErrors)
 	}
 	if *plotPath != "" {
 		fmt.Fprintf(stdout, "\nwrote %s\n", *plotPath)
@@ -303,11 +306,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // printErrors lists the n most confident mistakes: the documents whose labels most deserve a
 // second look, in the corpus or in the model.
-func printErrors(w io.Writer, m *classifier.Model, exs []classifier.Example, n int) error {
-	preds, err := classifier.Predict(m, exs)
-	if err != nil {
-		return err
-	}
+func printErrors(w io.Writer, exs []classifier.Example, preds []classifier.Prediction, n int) {
 	var wrong []int
 	for i, p := range preds {
 		if p.Label != p.Predicted {
@@ -323,7 +322,6 @@ func printErrors(w io.Writer, m *classifier.Model, exs []classifier.Example, n i
 		}
 		fmt.Fprintf(w, "  %s: %s -> %s %.2f  %s\n", exs[i].ID, preds[i].Label, preds[i].Predicted, preds[i].Confidence, text)
 	}
-	return nil
 }
 
 func writePlot(path string, r classifier.Report, title string) error {

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/topicd/topicd/models"
 )
 
 func evalCmd(ctx context.Context, args []string, out, errOut *bytes.Buffer) error {
@@ -64,6 +66,50 @@ func TestEval(t *testing.T) {
 			}
 		}
 	})
+	t.Run("label mix", func(t *testing.T) {
+		// The shipped model on a few short texts, where the mix decides close calls: telling eval
+		// that nearly every document is other must move predictions toward it.
+		real := filepath.Join(dir, "default.model")
+		if err := os.WriteFile(real, models.DefaultModelFile(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		data := filepath.Join(dir, "short.jsonl")
+		lines := `{"text": "Officials met on Tuesday to discuss the plan", "label": "diplomacy"}
+{"text": "Passwords of some users were exposed", "label": "cybersecurity"}
+{"text": "Workers arrived from abroad this spring", "label": "migration"}
+{"text": "Talks on the border resumed", "label": "diplomacy"}
+{"text": "The company said systems were down for hours", "label": "cybersecurity"}
+`
+		if err := os.WriteFile(data, []byte(lines), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var plain, shifted evalOutput
+		for _, run := range []struct {
+			out  *evalOutput
+			args []string
+		}{
+			{&plain, nil},
+			{&shifted, []string{"--label-mix", "other=0.99"}},
+		} {
+			out := runTool(t, evalCmd, append([]string{"--model", real, "--data", data, "--json"}, run.args...)...)
+			if err := json.Unmarshal([]byte(out), run.out); err != nil {
+				t.Fatalf("eval --json %v printed %q: %v", run.args, out, err)
+			}
+		}
+		predicted := func(e evalOutput) (n int) {
+			for i, m := range e.Report.Labels {
+				if m.Label == "other" {
+					for _, row := range e.Report.Confusion {
+						n += row[i]
+					}
+				}
+			}
+			return n
+		}
+		if p, s := predicted(plain), predicted(shifted); s <= p {
+			t.Errorf("documents predicted other: %d with --label-mix other=0.99, want more than the %d without", s, p)
+		}
+	})
 	t.Run("errors", func(t *testing.T) {
 		for _, args := range [][]string{
 			{"--data", corpus},
@@ -71,6 +117,8 @@ func TestEval(t *testing.T) {
 			{"--model", corpus, "--data", corpus},
 			{"--model", model, "--data", filepath.Join(dir, "missing.jsonl")},
 			{"--model", model, "--data", corpus, "--long", "-1"},
+			{"--model", model, "--data", corpus, "--label-mix", "sports=0.5"},
+			{"--model", model, "--data", corpus, "--label-mix", "cybersecurity"},
 		} {
 			var o, e bytes.Buffer
 			if err := runEval(context.Background(), args, &o, &e); err == nil {

@@ -26,7 +26,10 @@ func runLocal(ctx context.Context, j *batchJob, docs <-chan *topicdv1.Document) 
 	if err != nil {
 		return err
 	}
-	opts := classifier.Options{TopK: j.flags.topK, MinConfidence: j.flags.minConfidence}
+	opts := classifier.Options{TopK: j.flags.topK, MinConfidence: j.flags.minConfidence, LabelMix: j.flags.labelMix}
+	if err := m.CheckOptions(opts); err != nil {
+		return fmt.Errorf("--label-mix: %w", err)
+	}
 	version := m.Version()
 	workers := j.flags.concurrency
 	if j.flags.ordered {

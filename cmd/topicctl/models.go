@@ -86,6 +86,14 @@ func printModels(w io.Writer, models []*topicdv1.ModelInfo) error {
 			fmt.Fprintf(w, " %s %d", l, m.GetTrainingDocuments()[l])
 		}
 		fmt.Fprintln(w)
+		if mix := m.GetLabelMix(); len(mix) > 0 {
+			// In the model's label order, as --label-mix would take it.
+			fmt.Fprint(w, "  label mix its confidences assume (--label-mix to change it):")
+			for _, l := range m.GetLabels() {
+				fmt.Fprintf(w, " %s=%.3f", l, mix[l])
+			}
+			fmt.Fprintln(w)
+		}
 		if e := m.GetEvaluation(); e != nil {
 			fmt.Fprintf(w, "  evaluated on %s:", e.GetDataset())
 			for _, lm := range e.GetLabels() {

@@ -106,7 +106,13 @@ type ClassifyOptions struct {
 	// Return, for each returned label, the terms of the document that pushed most toward it.
 	Explain bool `protobuf:"varint,3,opt,name=explain,proto3" json:"explain,omitempty"`
 	// How many terms per label an explanation holds. 0 means 5. At most 50.
-	ExplainTerms  uint32 `protobuf:"varint,4,opt,name=explain_terms,json=explainTerms,proto3" json:"explain_terms,omitempty"`
+	ExplainTerms uint32 `protobuf:"varint,4,opt,name=explain_terms,json=explainTerms,proto3" json:"explain_terms,omitempty"`
+	// The share of each label among the documents you send, when you know it differs from the mix
+	// the model's confidences assume (GetModel shows it as label_mix): for example
+	// {"cybersecurity": 0.5} for a feed of security news. Confidences are re-weighted to this mix
+	// by Bayes' rule for a change of priors. Shares are in (0, 1); labels left out share what
+	// remains in the model's proportions; listing every label needs shares summing to 1.
+	LabelMix      map[string]float64 `protobuf:"bytes,5,rep,name=label_mix,json=labelMix,proto3" json:"label_mix,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -167,6 +173,13 @@ func (x *ClassifyOptions) GetExplainTerms() uint32 {
 		return x.ExplainTerms
 	}
 	return 0
+}
+
+func (x *ClassifyOptions) GetLabelMix() map[string]float64 {
+	if x != nil {
+		return x.LabelMix
+	}
+	return nil
 }
 
 // ClassifyRequest asks for one document to be classified.
@@ -1209,7 +1222,10 @@ type ModelInfo struct {
 	// When load_error happened.
 	LoadErrorAt *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=load_error_at,json=loadErrorAt,proto3" json:"load_error_at,omitempty"`
 	// The licence of the model's data, with the credit it requires.
-	License       string `protobuf:"bytes,14,opt,name=license,proto3" json:"license,omitempty"`
+	License string `protobuf:"bytes,14,opt,name=license,proto3" json:"license,omitempty"`
+	// The share of each label the model's confidences assume: the mix of the data its calibration
+	// was fitted on. ClassifyOptions.label_mix re-weights from it.
+	LabelMix      map[string]float64 `protobuf:"bytes,15,rep,name=label_mix,json=labelMix,proto3" json:"label_mix,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1340,6 +1356,13 @@ func (x *ModelInfo) GetLicense() string {
 		return x.License
 	}
 	return ""
+}
+
+func (x *ModelInfo) GetLabelMix() map[string]float64 {
+	if x != nil {
+		return x.LabelMix
+	}
+	return nil
 }
 
 // Provenance tells where a model came from.
@@ -1596,12 +1619,16 @@ const file_topicd_v1_topicd_proto_rawDesc = "" +
 	"\bDocument\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x12\x14\n" +
-	"\x05title\x18\x03 \x01(\tR\x05title\"\x8c\x01\n" +
+	"\x05title\x18\x03 \x01(\tR\x05title\"\x90\x02\n" +
 	"\x0fClassifyOptions\x12\x13\n" +
 	"\x05top_k\x18\x01 \x01(\rR\x04topK\x12%\n" +
 	"\x0emin_confidence\x18\x02 \x01(\x02R\rminConfidence\x12\x18\n" +
 	"\aexplain\x18\x03 \x01(\bR\aexplain\x12#\n" +
-	"\rexplain_terms\x18\x04 \x01(\rR\fexplainTerms\"\x8e\x01\n" +
+	"\rexplain_terms\x18\x04 \x01(\rR\fexplainTerms\x12E\n" +
+	"\tlabel_mix\x18\x05 \x03(\v2(.topicd.v1.ClassifyOptions.LabelMixEntryR\blabelMix\x1a;\n" +
+	"\rLabelMixEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\x8e\x01\n" +
 	"\x0fClassifyRequest\x12/\n" +
 	"\bdocument\x18\x01 \x01(\v2\x13.topicd.v1.DocumentR\bdocument\x12\x14\n" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x124\n" +
@@ -1668,7 +1695,7 @@ const file_topicd_v1_topicd_proto_rawDesc = "" +
 	"\x0fGetModelRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\">\n" +
 	"\x10GetModelResponse\x12*\n" +
-	"\x05model\x18\x01 \x01(\v2\x14.topicd.v1.ModelInfoR\x05model\"\xa4\x05\n" +
+	"\x05model\x18\x01 \x01(\v2\x14.topicd.v1.ModelInfoR\x05model\"\xa2\x06\n" +
 	"\tModelInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x18\n" +
@@ -1689,10 +1716,14 @@ const file_topicd_v1_topicd_proto_rawDesc = "" +
 	"\n" +
 	"load_error\x18\f \x01(\tR\tloadError\x12>\n" +
 	"\rload_error_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\vloadErrorAt\x12\x18\n" +
-	"\alicense\x18\x0e \x01(\tR\alicense\x1aD\n" +
+	"\alicense\x18\x0e \x01(\tR\alicense\x12?\n" +
+	"\tlabel_mix\x18\x0f \x03(\v2\".topicd.v1.ModelInfo.LabelMixEntryR\blabelMix\x1aD\n" +
 	"\x16TrainingDocumentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\x82\x02\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\x1a;\n" +
+	"\rLabelMixEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\x82\x02\n" +
 	"\n" +
 	"Provenance\x12\x16\n" +
 	"\x06corpus\x18\x01 \x01(\tR\x06corpus\x12#\n" +
@@ -1738,7 +1769,7 @@ func file_topicd_v1_topicd_proto_rawDescGZIP() []byte {
 	return file_topicd_v1_topicd_proto_rawDescData
 }
 
-var file_topicd_v1_topicd_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_topicd_v1_topicd_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_topicd_v1_topicd_proto_goTypes = []any{
 	(*Document)(nil),               // 0: topicd.v1.Document
 	(*ClassifyOptions)(nil),        // 1: topicd.v1.ClassifyOptions
@@ -1762,53 +1793,57 @@ var file_topicd_v1_topicd_proto_goTypes = []any{
 	(*Provenance)(nil),             // 19: topicd.v1.Provenance
 	(*Evaluation)(nil),             // 20: topicd.v1.Evaluation
 	(*LabelMetrics)(nil),           // 21: topicd.v1.LabelMetrics
-	nil,                            // 22: topicd.v1.ModelInfo.TrainingDocumentsEntry
-	nil,                            // 23: topicd.v1.Provenance.SettingsEntry
-	(*status.Status)(nil),          // 24: google.rpc.Status
-	(*timestamppb.Timestamp)(nil),  // 25: google.protobuf.Timestamp
+	nil,                            // 22: topicd.v1.ClassifyOptions.LabelMixEntry
+	nil,                            // 23: topicd.v1.ModelInfo.TrainingDocumentsEntry
+	nil,                            // 24: topicd.v1.ModelInfo.LabelMixEntry
+	nil,                            // 25: topicd.v1.Provenance.SettingsEntry
+	(*status.Status)(nil),          // 26: google.rpc.Status
+	(*timestamppb.Timestamp)(nil),  // 27: google.protobuf.Timestamp
 }
 var file_topicd_v1_topicd_proto_depIdxs = []int32{
-	0,  // 0: topicd.v1.ClassifyRequest.document:type_name -> topicd.v1.Document
-	1,  // 1: topicd.v1.ClassifyRequest.options:type_name -> topicd.v1.ClassifyOptions
-	4,  // 2: topicd.v1.ClassifyResponse.classification:type_name -> topicd.v1.Classification
-	5,  // 3: topicd.v1.Classification.scores:type_name -> topicd.v1.LabelScore
-	6,  // 4: topicd.v1.Classification.stats:type_name -> topicd.v1.InputStats
-	7,  // 5: topicd.v1.Classification.explanations:type_name -> topicd.v1.Explanation
-	8,  // 6: topicd.v1.Explanation.terms:type_name -> topicd.v1.TermWeight
-	0,  // 7: topicd.v1.ClassifyBatchRequest.documents:type_name -> topicd.v1.Document
-	1,  // 8: topicd.v1.ClassifyBatchRequest.options:type_name -> topicd.v1.ClassifyOptions
-	11, // 9: topicd.v1.ClassifyBatchResponse.results:type_name -> topicd.v1.ClassifyBatchResult
-	4,  // 10: topicd.v1.ClassifyBatchResult.classification:type_name -> topicd.v1.Classification
-	24, // 11: topicd.v1.ClassifyBatchResult.error:type_name -> google.rpc.Status
-	0,  // 12: topicd.v1.ClassifyStreamRequest.document:type_name -> topicd.v1.Document
-	1,  // 13: topicd.v1.ClassifyStreamRequest.options:type_name -> topicd.v1.ClassifyOptions
-	4,  // 14: topicd.v1.ClassifyStreamResponse.classification:type_name -> topicd.v1.Classification
-	24, // 15: topicd.v1.ClassifyStreamResponse.error:type_name -> google.rpc.Status
-	18, // 16: topicd.v1.ListModelsResponse.models:type_name -> topicd.v1.ModelInfo
-	18, // 17: topicd.v1.GetModelResponse.model:type_name -> topicd.v1.ModelInfo
-	22, // 18: topicd.v1.ModelInfo.training_documents:type_name -> topicd.v1.ModelInfo.TrainingDocumentsEntry
-	25, // 19: topicd.v1.ModelInfo.loaded_at:type_name -> google.protobuf.Timestamp
-	19, // 20: topicd.v1.ModelInfo.provenance:type_name -> topicd.v1.Provenance
-	20, // 21: topicd.v1.ModelInfo.evaluation:type_name -> topicd.v1.Evaluation
-	25, // 22: topicd.v1.ModelInfo.load_error_at:type_name -> google.protobuf.Timestamp
-	25, // 23: topicd.v1.Provenance.trained_at:type_name -> google.protobuf.Timestamp
-	23, // 24: topicd.v1.Provenance.settings:type_name -> topicd.v1.Provenance.SettingsEntry
-	21, // 25: topicd.v1.Evaluation.labels:type_name -> topicd.v1.LabelMetrics
-	2,  // 26: topicd.v1.ClassifierService.Classify:input_type -> topicd.v1.ClassifyRequest
-	9,  // 27: topicd.v1.ClassifierService.ClassifyBatch:input_type -> topicd.v1.ClassifyBatchRequest
-	12, // 28: topicd.v1.ClassifierService.ClassifyStream:input_type -> topicd.v1.ClassifyStreamRequest
-	14, // 29: topicd.v1.ModelService.ListModels:input_type -> topicd.v1.ListModelsRequest
-	16, // 30: topicd.v1.ModelService.GetModel:input_type -> topicd.v1.GetModelRequest
-	3,  // 31: topicd.v1.ClassifierService.Classify:output_type -> topicd.v1.ClassifyResponse
-	10, // 32: topicd.v1.ClassifierService.ClassifyBatch:output_type -> topicd.v1.ClassifyBatchResponse
-	13, // 33: topicd.v1.ClassifierService.ClassifyStream:output_type -> topicd.v1.ClassifyStreamResponse
-	15, // 34: topicd.v1.ModelService.ListModels:output_type -> topicd.v1.ListModelsResponse
-	17, // 35: topicd.v1.ModelService.GetModel:output_type -> topicd.v1.GetModelResponse
-	31, // [31:36] is the sub-list for method output_type
-	26, // [26:31] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	22, // 0: topicd.v1.ClassifyOptions.label_mix:type_name -> topicd.v1.ClassifyOptions.LabelMixEntry
+	0,  // 1: topicd.v1.ClassifyRequest.document:type_name -> topicd.v1.Document
+	1,  // 2: topicd.v1.ClassifyRequest.options:type_name -> topicd.v1.ClassifyOptions
+	4,  // 3: topicd.v1.ClassifyResponse.classification:type_name -> topicd.v1.Classification
+	5,  // 4: topicd.v1.Classification.scores:type_name -> topicd.v1.LabelScore
+	6,  // 5: topicd.v1.Classification.stats:type_name -> topicd.v1.InputStats
+	7,  // 6: topicd.v1.Classification.explanations:type_name -> topicd.v1.Explanation
+	8,  // 7: topicd.v1.Explanation.terms:type_name -> topicd.v1.TermWeight
+	0,  // 8: topicd.v1.ClassifyBatchRequest.documents:type_name -> topicd.v1.Document
+	1,  // 9: topicd.v1.ClassifyBatchRequest.options:type_name -> topicd.v1.ClassifyOptions
+	11, // 10: topicd.v1.ClassifyBatchResponse.results:type_name -> topicd.v1.ClassifyBatchResult
+	4,  // 11: topicd.v1.ClassifyBatchResult.classification:type_name -> topicd.v1.Classification
+	26, // 12: topicd.v1.ClassifyBatchResult.error:type_name -> google.rpc.Status
+	0,  // 13: topicd.v1.ClassifyStreamRequest.document:type_name -> topicd.v1.Document
+	1,  // 14: topicd.v1.ClassifyStreamRequest.options:type_name -> topicd.v1.ClassifyOptions
+	4,  // 15: topicd.v1.ClassifyStreamResponse.classification:type_name -> topicd.v1.Classification
+	26, // 16: topicd.v1.ClassifyStreamResponse.error:type_name -> google.rpc.Status
+	18, // 17: topicd.v1.ListModelsResponse.models:type_name -> topicd.v1.ModelInfo
+	18, // 18: topicd.v1.GetModelResponse.model:type_name -> topicd.v1.ModelInfo
+	23, // 19: topicd.v1.ModelInfo.training_documents:type_name -> topicd.v1.ModelInfo.TrainingDocumentsEntry
+	27, // 20: topicd.v1.ModelInfo.loaded_at:type_name -> google.protobuf.Timestamp
+	19, // 21: topicd.v1.ModelInfo.provenance:type_name -> topicd.v1.Provenance
+	20, // 22: topicd.v1.ModelInfo.evaluation:type_name -> topicd.v1.Evaluation
+	27, // 23: topicd.v1.ModelInfo.load_error_at:type_name -> google.protobuf.Timestamp
+	24, // 24: topicd.v1.ModelInfo.label_mix:type_name -> topicd.v1.ModelInfo.LabelMixEntry
+	27, // 25: topicd.v1.Provenance.trained_at:type_name -> google.protobuf.Timestamp
+	25, // 26: topicd.v1.Provenance.settings:type_name -> topicd.v1.Provenance.SettingsEntry
+	21, // 27: topicd.v1.Evaluation.labels:type_name -> topicd.v1.LabelMetrics
+	2,  // 28: topicd.v1.ClassifierService.Classify:input_type -> topicd.v1.ClassifyRequest
+	9,  // 29: topicd.v1.ClassifierService.ClassifyBatch:input_type -> topicd.v1.ClassifyBatchRequest
+	12, // 30: topicd.v1.ClassifierService.ClassifyStream:input_type -> topicd.v1.ClassifyStreamRequest
+	14, // 31: topicd.v1.ModelService.ListModels:input_type -> topicd.v1.ListModelsRequest
+	16, // 32: topicd.v1.ModelService.GetModel:input_type -> topicd.v1.GetModelRequest
+	3,  // 33: topicd.v1.ClassifierService.Classify:output_type -> topicd.v1.ClassifyResponse
+	10, // 34: topicd.v1.ClassifierService.ClassifyBatch:output_type -> topicd.v1.ClassifyBatchResponse
+	13, // 35: topicd.v1.ClassifierService.ClassifyStream:output_type -> topicd.v1.ClassifyStreamResponse
+	15, // 36: topicd.v1.ModelService.ListModels:output_type -> topicd.v1.ListModelsResponse
+	17, // 37: topicd.v1.ModelService.GetModel:output_type -> topicd.v1.GetModelResponse
+	33, // [33:38] is the sub-list for method output_type
+	28, // [28:33] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_topicd_v1_topicd_proto_init() }
@@ -1830,7 +1865,7 @@ func file_topicd_v1_topicd_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_topicd_v1_topicd_proto_rawDesc), len(file_topicd_v1_topicd_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
