@@ -86,6 +86,10 @@ type Options struct {
 	// for a change of priors. Labels left out share what remains, in the proportions the model
 	// assumes; listing every label needs shares that sum to 1.
 	LabelMix map[string]float64
+
+	// mixed caches the biases LabelMix gives for the model mixedFor (see PrepareOptions).
+	mixed    []float64
+	mixedFor *Model
 }
 
 // MaxExplainTerms bounds Options.ExplainTerms.

@@ -173,7 +173,8 @@ func Predict(m *Model, examples []Example) ([]Prediction, error) {
 
 // PredictWith is Predict with options, such as a label mix to evaluate under.
 func PredictWith(m *Model, examples []Example, opts Options) ([]Prediction, error) {
-	if err := m.CheckOptions(opts); err != nil {
+	opts, err := m.PrepareOptions(opts)
+	if err != nil {
 		return nil, err
 	}
 	preds := make([]Prediction, 0, len(examples))

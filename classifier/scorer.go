@@ -2,6 +2,7 @@ package classifier
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -112,7 +113,9 @@ func (m *Model) Classify(title, text string, opts Options) (Result, error) {
 	}
 	bias := m.cal.Bias
 	var biasArr [stackLabels]float64
-	if len(opts.LabelMix) > 0 {
+	if opts.mixedFor == m {
+		bias = opts.mixed
+	} else if len(opts.LabelMix) > 0 {
 		var err error
 		if bias, err = m.mixBias(biasArr[:0], opts.LabelMix); err != nil {
 			return Result{}, err
@@ -241,19 +244,23 @@ func (m *Model) invTemperature(n int) float64 {
 	return 1 / m.cal.TemperatureFor(n)
 }
 
-// CheckOptions reports whether opts are valid for this model, with the error Classify would
-// return (wrapping ErrInvalidOptions), so a caller can refuse a whole batch before classifying
-// any of it.
-func (m *Model) CheckOptions(opts Options) error {
+// PrepareOptions checks opts for this model, with the error Classify would return (wrapping
+// ErrInvalidOptions), so a caller can refuse a whole batch before classifying any of it, and
+// returns them with the work a label mix needs done once: Classify with the result on this
+// model skips it.
+func (m *Model) PrepareOptions(opts Options) (Options, error) {
 	if err := opts.validate(); err != nil {
-		return err
+		return Options{}, err
 	}
+	opts.mixed, opts.mixedFor = nil, nil
 	if len(opts.LabelMix) > 0 {
-		var arr [stackLabels]float64
-		_, err := m.mixBias(arr[:0], opts.LabelMix)
-		return err
+		b, err := m.mixBias(nil, opts.LabelMix)
+		if err != nil {
+			return Options{}, err
+		}
+		opts.mixed, opts.mixedFor = b, m
 	}
-	return nil
+	return opts, nil
 }
 
 // LabelMix returns the share of each label the model's confidences assume: the mix its
@@ -287,7 +294,9 @@ func (m *Model) assumedMix() []float64 {
 func (m *Model) mixBias(dst []float64, mix map[string]float64) ([]float64, error) {
 	old := m.assumedMix()
 	var listed, listedOld float64
-	for l, p := range mix {
+	// In label order, so a mix with two mistakes always reports the same one.
+	for _, l := range slices.Sorted(maps.Keys(mix)) {
+		p := mix[l]
 		c := slices.Index(m.labels, l)
 		if c < 0 {
 			return nil, fmt.Errorf("%w: label_mix names %q, which is not a label of this model (%s)", ErrInvalidOptions, l, strings.Join(m.labels, ", "))

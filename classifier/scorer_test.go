@@ -316,6 +316,34 @@ func TestLabelMix(t *testing.T) {
 			}
 		}
 	})
+	t.Run("prepared options", func(t *testing.T) {
+		mix := map[string]float64{"a": 0.2, "c": 0.5}
+		want := confidences(t, m, text, Options{LabelMix: mix})
+		prepared, err := m.PrepareOptions(Options{LabelMix: mix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, err := m.WithCalibration(Calibration{Temperature: 2, Mix: []float64{0.2, 0.2, 0.6}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tt := range []struct {
+			name string
+			m    *Model
+			want map[string]float64
+		}{
+			{"same model", m, want},
+			// Prepared for m, so other must work the mix out for itself.
+			{"another model", other, confidences(t, other, text, Options{LabelMix: mix})},
+		} {
+			got := confidences(t, tt.m, text, prepared)
+			for l := range tt.want {
+				if math.Abs(got[l]-tt.want[l]) > 1e-12 {
+					t.Errorf("%s: confidence of %s = %v with prepared options, want %v", tt.name, l, got[l], tt.want[l])
+				}
+			}
+		}
+	})
 	t.Run("unlisted labels keep their proportions", func(t *testing.T) {
 		got := confidences(t, m, text, Options{LabelMix: map[string]float64{"a": 0.9}})
 		if got["a"] <= plain["a"] {
@@ -347,8 +375,8 @@ func TestLabelMix(t *testing.T) {
 			if _, err := m.Classify("", text, Options{LabelMix: mix}); !errors.Is(err, ErrInvalidOptions) {
 				t.Errorf("Classify with label mix %v: error %v, want ErrInvalidOptions", mix, err)
 			}
-			if err := m.CheckOptions(Options{LabelMix: mix}); !errors.Is(err, ErrInvalidOptions) {
-				t.Errorf("CheckOptions(label mix %v) = %v, want ErrInvalidOptions", mix, err)
+			if _, err := m.PrepareOptions(Options{LabelMix: mix}); !errors.Is(err, ErrInvalidOptions) {
+				t.Errorf("PrepareOptions(label mix %v) = %v, want ErrInvalidOptions", mix, err)
 			}
 		}
 	})

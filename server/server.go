@@ -67,8 +67,9 @@ const maxStreamWorkers = 4
 // concurrent use: one model serves every call at once. *classifier.Model implements it.
 type Model interface {
 	Classify(title, text string, opts classifier.Options) (classifier.Result, error)
-	// CheckOptions validates options against the model (label_mix names its labels).
-	CheckOptions(opts classifier.Options) error
+	// PrepareOptions validates options against the model (label_mix names its labels) and
+	// readies them for many Classify calls.
+	PrepareOptions(opts classifier.Options) (classifier.Options, error)
 	// LabelMix is the share of each label the model's confidences assume.
 	LabelMix() map[string]float64
 	Version() string

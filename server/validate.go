@@ -92,11 +92,10 @@ func classifyOptions(o *topicdv1.ClassifyOptions, m Model) (classifier.Options, 
 			opts.ExplainTerms = defaultExplainTerms
 		}
 	}
-	if len(opts.LabelMix) > 0 {
-		if err := m.CheckOptions(opts); err != nil {
-			// The classifier's message names the label or share and what to change.
-			return classifier.Options{}, status.Error(codes.InvalidArgument, "options."+strings.TrimPrefix(err.Error(), classifier.ErrInvalidOptions.Error()+": "))
-		}
+	opts, err := m.PrepareOptions(opts)
+	if err != nil {
+		// The classifier's message names the option and what to change.
+		return classifier.Options{}, status.Error(codes.InvalidArgument, "options."+strings.TrimPrefix(err.Error(), classifier.ErrInvalidOptions.Error()+": "))
 	}
 	return opts, nil
 }

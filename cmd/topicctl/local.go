@@ -27,7 +27,7 @@ func runLocal(ctx context.Context, j *batchJob, docs <-chan *topicdv1.Document) 
 		return err
 	}
 	opts := classifier.Options{TopK: j.flags.topK, MinConfidence: j.flags.minConfidence, LabelMix: j.flags.labelMix}
-	if err := m.CheckOptions(opts); err != nil {
+	if opts, err = m.PrepareOptions(opts); err != nil {
 		return fmt.Errorf("--label-mix: %w", err)
 	}
 	version := m.Version()
