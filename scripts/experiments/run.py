@@ -10,11 +10,17 @@ the first row is the chosen model. Two validations per row: `newest=0.2` (the ne
 label by date: later years than the training rows) and `kfold=5` (stratified 5-fold). Training
 rows never include a validation row; calibration is fitted on out-of-fold training rows only.
 Only the standard library is needed.
+
+--also FILE.jsonl (repeatable) prints a second table: each row's settings trained on every corpus
+row, as the shipped model is, and scored on those files, such as the development halves of the
+hand-written probe sets in scripts/experiments/probe/ (text unlike the corpus).
 """
 import argparse
 import json
+import os
 import subprocess
 import sys
+import tempfile
 
 # (name, extra flags). The base is the defaults of `topicctl train`.
 ROWS = [
@@ -90,6 +96,22 @@ def measure(topicctl, data, flags, validate):
     return cells
 
 
+def measure_also(topicctl, data, flags, files, tmp):
+    """Trains on every row of data with flags and scores each file: macro-F1, cyber P/R, ECE."""
+    model = os.path.join(tmp, "row.model")
+    subprocess.run([topicctl, "train", "--data", data, "--validate", "none", "--out", model] + flags,
+                   check=True, capture_output=True)
+    cells = []
+    for f in files:
+        out = subprocess.run([topicctl, "eval", "--model", model, "--data", f, "--json"],
+                             check=True, capture_output=True, text=True).stdout
+        r = json.loads(out)["Report"]
+        cy = next(m for m in r["Labels"] if m["Label"] == "cybersecurity")
+        cells += ["%.3f" % r["MacroF1"], "%.2f/%.2f" % (cy["Precision"], cy["Recall"]),
+                  "%.3f" % r["ExpectedCalibrationError"]]
+    return cells
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--topicctl", default="/tmp/topicctl")
@@ -97,18 +119,29 @@ def main():
     ap.add_argument("--only", help="run only rows whose name contains this")
     ap.add_argument("--newest-only", action="store_true", help="skip the slower k-fold column")
     ap.add_argument("--flags", help="extra flags for every row (a quick what-if)", default="")
+    ap.add_argument("--also", action="append", default=[], metavar="FILE.jsonl",
+                    help="also train each row on every corpus row and score it on this file (repeatable)")
     args = ap.parse_args()
     extra = args.flags.split()
+    rows = [(name, flags) for name, flags in ROWS if not args.only or args.only in name]
     print("| settings (change from defaults) | newest: macro-F1 | balanced macro-F1 | cyber P/R | ECE | long ECE "
           "| 5-fold: macro-F1 | balanced macro-F1 | cyber P/R | ECE | long ECE |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for name, flags in ROWS:
-        if args.only and args.only not in name:
-            continue
+    for name, flags in rows:
         cells = measure(args.topicctl, args.data, extra + flags, "newest=0.2")
         if not args.newest_only:
             cells += measure(args.topicctl, args.data, extra + flags, "kfold=5")
         print("| %s | %s |" % (name, " | ".join(cells)), flush=True)
+    if args.also:
+        names = [os.path.basename(f).rsplit(".", 1)[0] for f in args.also]
+        print()
+        print("| settings (change from defaults), trained on every row | "
+              + " | ".join("%s: macro-F1 | cyber P/R | ECE" % n for n in names) + " |")
+        print("|---|" + "---|---|---|" * len(names))
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, flags in rows:
+                cells = measure_also(args.topicctl, args.data, extra + flags, args.also, tmp)
+                print("| %s | %s |" % (name, " | ".join(cells)), flush=True)
 
 
 if __name__ == "__main__":
