@@ -13,6 +13,7 @@
 package topicdv1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	status "google.golang.org/genproto/googleapis/rpc/status"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -29,6 +30,59 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ContentType says how a document's text is encoded.
+type ContentType int32
+
+const (
+	// Plain text.
+	ContentType_CONTENT_TYPE_UNSPECIFIED ContentType = 0
+	// Plain text.
+	ContentType_CONTENT_TYPE_TEXT ContentType = 1
+	// An HTML page or fragment; the article body is extracted from it.
+	ContentType_CONTENT_TYPE_HTML ContentType = 2
+)
+
+// Enum value maps for ContentType.
+var (
+	ContentType_name = map[int32]string{
+		0: "CONTENT_TYPE_UNSPECIFIED",
+		1: "CONTENT_TYPE_TEXT",
+		2: "CONTENT_TYPE_HTML",
+	}
+	ContentType_value = map[string]int32{
+		"CONTENT_TYPE_UNSPECIFIED": 0,
+		"CONTENT_TYPE_TEXT":        1,
+		"CONTENT_TYPE_HTML":        2,
+	}
+)
+
+func (x ContentType) Enum() *ContentType {
+	p := new(ContentType)
+	*p = x
+	return p
+}
+
+func (x ContentType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ContentType) Descriptor() protoreflect.EnumDescriptor {
+	return file_topicd_v1_topicd_proto_enumTypes[0].Descriptor()
+}
+
+func (ContentType) Type() protoreflect.EnumType {
+	return &file_topicd_v1_topicd_proto_enumTypes[0]
+}
+
+func (x ContentType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ContentType.Descriptor instead.
+func (ContentType) EnumDescriptor() ([]byte, []int) {
+	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{0}
+}
+
 // Document is one text to classify.
 type Document struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -38,7 +92,11 @@ type Document struct {
 	// The document body, UTF-8. Required: empty or whitespace-only text is INVALID_ARGUMENT.
 	Text string `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
 	// Optional headline, classified together with the text.
-	Title         string `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
+	Title string `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
+	// How text is encoded. Unspecified means plain text. For HTML the article body is extracted
+	// from the page before classification (scripts, styles, navigation and comments are dropped),
+	// and the page's title is used when title is empty.
+	ContentType   ContentType `protobuf:"varint,4,opt,name=content_type,json=contentType,proto3,enum=topicd.v1.ContentType" json:"content_type,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -94,6 +152,13 @@ func (x *Document) GetTitle() string {
 	return ""
 }
 
+func (x *Document) GetContentType() ContentType {
+	if x != nil {
+		return x.ContentType
+	}
+	return ContentType_CONTENT_TYPE_UNSPECIFIED
+}
+
 // ClassifyOptions tune what a result holds. The zero value returns every label, never abstains
 // and explains nothing.
 type ClassifyOptions struct {
@@ -112,9 +177,12 @@ type ClassifyOptions struct {
 	// {"cybersecurity": 0.5} for a feed of security news. Confidences are re-weighted to this mix
 	// by Bayes' rule for a change of priors. Shares are in (0, 1); labels left out share what
 	// remains in the model's proportions; listing every label needs shares summing to 1.
-	LabelMix      map[string]float64 `protobuf:"bytes,5,rep,name=label_mix,json=labelMix,proto3" json:"label_mix,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	LabelMix map[string]float64 `protobuf:"bytes,5,rep,name=label_mix,json=labelMix,proto3" json:"label_mix,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	// A topic is present when its probability reaches this threshold. 0 uses the model's own
+	// threshold for each topic (GetModel shows them as topic_thresholds). Range [0, 1].
+	TopicThreshold float32 `protobuf:"fixed32,6,opt,name=topic_threshold,json=topicThreshold,proto3" json:"topic_threshold,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ClassifyOptions) Reset() {
@@ -180,6 +248,13 @@ func (x *ClassifyOptions) GetLabelMix() map[string]float64 {
 		return x.LabelMix
 	}
 	return nil
+}
+
+func (x *ClassifyOptions) GetTopicThreshold() float32 {
+	if x != nil {
+		return x.TopicThreshold
+	}
+	return 0
 }
 
 // ClassifyRequest asks for one document to be classified.
@@ -312,7 +387,14 @@ type Classification struct {
 	// True when the best confidence was below min_confidence and label was set to the fallback.
 	Abstained bool `protobuf:"varint,8,opt,name=abstained,proto3" json:"abstained,omitempty"`
 	// With explain: for each label in scores, the terms that pushed most toward it.
-	Explanations  []*Explanation `protobuf:"bytes,9,rep,name=explanations,proto3" json:"explanations,omitempty"`
+	Explanations []*Explanation `protobuf:"bytes,9,rep,name=explanations,proto3" json:"explanations,omitempty"`
+	// Every topic label of the model (all labels but the fallback), with the probability that the
+	// document is substantially about it, high to low. The probabilities are independent of each
+	// other and of scores: they do not sum to 1, and an article can be about several topics.
+	Topics []*TopicScore `protobuf:"bytes,10,rep,name=topics,proto3" json:"topics,omitempty"`
+	// For an HTML document with explain: the title and text extracted from the page, what the
+	// model read. Evidence offsets refer to this text. Empty for plain text.
+	Extracted     *ExtractedText `protobuf:"bytes,11,opt,name=extracted,proto3" json:"extracted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -410,6 +492,232 @@ func (x *Classification) GetExplanations() []*Explanation {
 	return nil
 }
 
+func (x *Classification) GetTopics() []*TopicScore {
+	if x != nil {
+		return x.Topics
+	}
+	return nil
+}
+
+func (x *Classification) GetExtracted() *ExtractedText {
+	if x != nil {
+		return x.Extracted
+	}
+	return nil
+}
+
+// TopicScore is one topic's probability for a document.
+type TopicScore struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The topic label.
+	Topic string `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	// The calibrated probability that the document is substantially about this topic, in [0, 1].
+	Probability float32 `protobuf:"fixed32,2,opt,name=probability,proto3" json:"probability,omitempty"`
+	// True when probability reaches threshold.
+	Present bool `protobuf:"varint,3,opt,name=present,proto3" json:"present,omitempty"`
+	// The threshold present was decided with: the request's topic_threshold, or the model's own
+	// for this topic.
+	Threshold float32 `protobuf:"fixed32,4,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	// With explain, for a present topic: the passage of the document that supports it most.
+	Evidence      *Passage `protobuf:"bytes,5,opt,name=evidence,proto3" json:"evidence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TopicScore) Reset() {
+	*x = TopicScore{}
+	mi := &file_topicd_v1_topicd_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TopicScore) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TopicScore) ProtoMessage() {}
+
+func (x *TopicScore) ProtoReflect() protoreflect.Message {
+	mi := &file_topicd_v1_topicd_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TopicScore.ProtoReflect.Descriptor instead.
+func (*TopicScore) Descriptor() ([]byte, []int) {
+	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *TopicScore) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *TopicScore) GetProbability() float32 {
+	if x != nil {
+		return x.Probability
+	}
+	return 0
+}
+
+func (x *TopicScore) GetPresent() bool {
+	if x != nil {
+		return x.Present
+	}
+	return false
+}
+
+func (x *TopicScore) GetThreshold() float32 {
+	if x != nil {
+		return x.Threshold
+	}
+	return 0
+}
+
+func (x *TopicScore) GetEvidence() *Passage {
+	if x != nil {
+		return x.Evidence
+	}
+	return nil
+}
+
+// Passage is a span of a document's text.
+type Passage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Byte offset of the passage's first byte in the document's text (for HTML, in the extracted
+	// text).
+	Start uint32 `protobuf:"varint,1,opt,name=start,proto3" json:"start,omitempty"`
+	// Byte offset just past the passage's last byte.
+	End uint32 `protobuf:"varint,2,opt,name=end,proto3" json:"end,omitempty"`
+	// The passage itself: text[start:end].
+	Text string `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`
+	// How strongly the passage supports the topic: its probability for the topic read alone.
+	Score         float32 `protobuf:"fixed32,4,opt,name=score,proto3" json:"score,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Passage) Reset() {
+	*x = Passage{}
+	mi := &file_topicd_v1_topicd_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Passage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Passage) ProtoMessage() {}
+
+func (x *Passage) ProtoReflect() protoreflect.Message {
+	mi := &file_topicd_v1_topicd_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Passage.ProtoReflect.Descriptor instead.
+func (*Passage) Descriptor() ([]byte, []int) {
+	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Passage) GetStart() uint32 {
+	if x != nil {
+		return x.Start
+	}
+	return 0
+}
+
+func (x *Passage) GetEnd() uint32 {
+	if x != nil {
+		return x.End
+	}
+	return 0
+}
+
+func (x *Passage) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *Passage) GetScore() float32 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+// ExtractedText is what was read out of an HTML document.
+type ExtractedText struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The title the model read: the request's, or the page's when the request had none.
+	Title string `protobuf:"bytes,1,opt,name=title,proto3" json:"title,omitempty"`
+	// The article body as plain text.
+	Text          string `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExtractedText) Reset() {
+	*x = ExtractedText{}
+	mi := &file_topicd_v1_topicd_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExtractedText) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExtractedText) ProtoMessage() {}
+
+func (x *ExtractedText) ProtoReflect() protoreflect.Message {
+	mi := &file_topicd_v1_topicd_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExtractedText.ProtoReflect.Descriptor instead.
+func (*ExtractedText) Descriptor() ([]byte, []int) {
+	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ExtractedText) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *ExtractedText) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
 // LabelScore is one label's confidence.
 type LabelScore struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -423,7 +731,7 @@ type LabelScore struct {
 
 func (x *LabelScore) Reset() {
 	*x = LabelScore{}
-	mi := &file_topicd_v1_topicd_proto_msgTypes[5]
+	mi := &file_topicd_v1_topicd_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -435,7 +743,7 @@ func (x *LabelScore) String() string {
 func (*LabelScore) ProtoMessage() {}
 
 func (x *LabelScore) ProtoReflect() protoreflect.Message {
-	mi := &file_topicd_v1_topicd_proto_msgTypes[5]
+	mi := &file_topicd_v1_topicd_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -448,7 +756,7 @@ func (x *LabelScore) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelScore.ProtoReflect.Descriptor instead.
 func (*LabelScore) Descriptor() ([]byte, []int) {
-	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{5}
+	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *LabelScore) GetLabel() string {
@@ -481,7 +789,7 @@ type InputStats struct {
 
 func (x *InputStats) Reset() {
 	*x = InputStats{}
-	mi := &file_topicd_v1_topicd_proto_msgTypes[6]
+	mi := &file_topicd_v1_topicd_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -493,7 +801,7 @@ func (x *InputStats) String() string {
 func (*InputStats) ProtoMessage() {}
 
 func (x *InputStats) ProtoReflect() protoreflect.Message {
-	mi := &file_topicd_v1_topicd_proto_msgTypes[6]
+	mi := &file_topicd_v1_topicd_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -506,7 +814,7 @@ func (x *InputStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputStats.ProtoReflect.Descriptor instead.
 func (*InputStats) Descriptor() ([]byte, []int) {
-	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{6}
+	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *InputStats) GetBytes() uint64 {
@@ -543,7 +851,7 @@ type Explanation struct {
 
 func (x *Explanation) Reset() {
 	*x = Explanation{}
-	mi := &file_topicd_v1_topicd_proto_msgTypes[7]
+	mi := &file_topicd_v1_topicd_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -555,7 +863,7 @@ func (x *Explanation) String() string {
 func (*Explanation) ProtoMessage() {}
 
 func (x *Explanation) ProtoReflect() protoreflect.Message {
-	mi := &file_topicd_v1_topicd_proto_msgTypes[7]
+	mi := &file_topicd_v1_topicd_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -568,7 +876,7 @@ func (x *Explanation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Explanation.ProtoReflect.Descriptor instead.
 func (*Explanation) Descriptor() ([]byte, []int) {
-	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{7}
+	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Explanation) GetLabel() string {
@@ -599,7 +907,7 @@ type TermWeight struct {
 
 func (x *TermWeight) Reset() {
 	*x = TermWeight{}
-	mi := &file_topicd_v1_topicd_proto_msgTypes[8]
+	mi := &file_topicd_v1_topicd_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -611,7 +919,7 @@ func (x *TermWeight) String() string {
 func (*TermWeight) ProtoMessage() {}
 
 func (x *TermWeight) ProtoReflect() protoreflect.Message {
-	mi := &file_topicd_v1_topicd_proto_msgTypes[8]
+	mi := &file_topicd_v1_topicd_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -624,7 +932,7 @@ func (x *TermWeight) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TermWeight.ProtoReflect.Descriptor instead.
 func (*TermWeight) Descriptor() ([]byte, []int) {
-	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{8}
+	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TermWeight) GetTerm() string {
@@ -656,7 +964,7 @@ type ClassifyBatchRequest struct {
 
 func (x *ClassifyBatchRequest) Reset() {
 	*x = ClassifyBatchRequest{}
-	mi := &file_topicd_v1_topicd_proto_msgTypes[9]
+	mi := &file_topicd_v1_topicd_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -668,7 +976,7 @@ func (x *ClassifyBatchRequest) String() string {
 func (*ClassifyBatchRequest) ProtoMessage() {}
 
 func (x *ClassifyBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_topicd_v1_topicd_proto_msgTypes[9]
+	mi := &file_topicd_v1_topicd_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -681,7 +989,7 @@ func (x *ClassifyBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClassifyBatchRequest.ProtoReflect.Descriptor instead.
 func (*ClassifyBatchRequest) Descriptor() ([]byte, []int) {
-	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{9}
+	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ClassifyBatchRequest) GetDocuments() []*Document {
@@ -716,7 +1024,7 @@ type ClassifyBatchResponse struct {
 
 func (x *ClassifyBatchResponse) Reset() {
 	*x = ClassifyBatchResponse{}
-	mi := &file_topicd_v1_topicd_proto_msgTypes[10]
+	mi := &file_topicd_v1_topicd_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -728,7 +1036,7 @@ func (x *ClassifyBatchResponse) String() string {
 func (*ClassifyBatchResponse) ProtoMessage() {}
 
 func (x *ClassifyBatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_topicd_v1_topicd_proto_msgTypes[10]
+	mi := &file_topicd_v1_topicd_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -741,7 +1049,7 @@ func (x *ClassifyBatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClassifyBatchResponse.ProtoReflect.Descriptor instead.
 func (*ClassifyBatchResponse) Descriptor() ([]byte, []int) {
-	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{10}
+	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ClassifyBatchResponse) GetResults() []*ClassifyBatchResult {
@@ -769,7 +1077,7 @@ type ClassifyBatchResult struct {
 
 func (x *ClassifyBatchResult) Reset() {
 	*x = ClassifyBatchResult{}
-	mi := &file_topicd_v1_topicd_proto_msgTypes[11]
+	mi := &file_topicd_v1_topicd_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -781,7 +1089,7 @@ func (x *ClassifyBatchResult) String() string {
 func (*ClassifyBatchResult) ProtoMessage() {}
 
 func (x *ClassifyBatchResult) ProtoReflect() protoreflect.Message {
-	mi := &file_topicd_v1_topicd_proto_msgTypes[11]
+	mi := &file_topicd_v1_topicd_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -794,7 +1102,7 @@ func (x *ClassifyBatchResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClassifyBatchResult.ProtoReflect.Descriptor instead.
 func (*ClassifyBatchResult) Descriptor() ([]byte, []int) {
-	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{11}
+	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ClassifyBatchResult) GetDocumentId() string {
@@ -862,7 +1170,7 @@ type ClassifyStreamRequest struct {
 
 func (x *ClassifyStreamRequest) Reset() {
 	*x = ClassifyStreamRequest{}
-	mi := &file_topicd_v1_topicd_proto_msgTypes[12]
+	mi := &file_topicd_v1_topicd_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -874,7 +1182,7 @@ func (x *ClassifyStreamRequest) String() string {
 func (*ClassifyStreamRequest) ProtoMessage() {}
 
 func (x *ClassifyStreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_topicd_v1_topicd_proto_msgTypes[12]
+	mi := &file_topicd_v1_topicd_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -887,7 +1195,7 @@ func (x *ClassifyStreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClassifyStreamRequest.ProtoReflect.Descriptor instead.
 func (*ClassifyStreamRequest) Descriptor() ([]byte, []int) {
-	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{12}
+	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ClassifyStreamRequest) GetDocument() *Document {
@@ -929,7 +1237,7 @@ type ClassifyStreamResponse struct {
 
 func (x *ClassifyStreamResponse) Reset() {
 	*x = ClassifyStreamResponse{}
-	mi := &file_topicd_v1_topicd_proto_msgTypes[13]
+	mi := &file_topicd_v1_topicd_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -941,7 +1249,7 @@ func (x *ClassifyStreamResponse) String() string {
 func (*ClassifyStreamResponse) ProtoMessage() {}
 
 func (x *ClassifyStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_topicd_v1_topicd_proto_msgTypes[13]
+	mi := &file_topicd_v1_topicd_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -954,7 +1262,7 @@ func (x *ClassifyStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClassifyStreamResponse.ProtoReflect.Descriptor instead.
 func (*ClassifyStreamResponse) Descriptor() ([]byte, []int) {
-	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{13}
+	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ClassifyStreamResponse) GetDocumentId() string {
@@ -1016,7 +1324,7 @@ type ListModelsRequest struct {
 
 func (x *ListModelsRequest) Reset() {
 	*x = ListModelsRequest{}
-	mi := &file_topicd_v1_topicd_proto_msgTypes[14]
+	mi := &file_topicd_v1_topicd_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1028,7 +1336,7 @@ func (x *ListModelsRequest) String() string {
 func (*ListModelsRequest) ProtoMessage() {}
 
 func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_topicd_v1_topicd_proto_msgTypes[14]
+	mi := &file_topicd_v1_topicd_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1041,7 +1349,7 @@ func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelsRequest.ProtoReflect.Descriptor instead.
 func (*ListModelsRequest) Descriptor() ([]byte, []int) {
-	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{14}
+	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{17}
 }
 
 // ListModelsResponse lists the server's models.
@@ -1057,7 +1365,7 @@ type ListModelsResponse struct {
 
 func (x *ListModelsResponse) Reset() {
 	*x = ListModelsResponse{}
-	mi := &file_topicd_v1_topicd_proto_msgTypes[15]
+	mi := &file_topicd_v1_topicd_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1069,7 +1377,7 @@ func (x *ListModelsResponse) String() string {
 func (*ListModelsResponse) ProtoMessage() {}
 
 func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_topicd_v1_topicd_proto_msgTypes[15]
+	mi := &file_topicd_v1_topicd_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1082,7 +1390,7 @@ func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelsResponse.ProtoReflect.Descriptor instead.
 func (*ListModelsResponse) Descriptor() ([]byte, []int) {
-	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{15}
+	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListModelsResponse) GetModels() []*ModelInfo {
@@ -1110,7 +1418,7 @@ type GetModelRequest struct {
 
 func (x *GetModelRequest) Reset() {
 	*x = GetModelRequest{}
-	mi := &file_topicd_v1_topicd_proto_msgTypes[16]
+	mi := &file_topicd_v1_topicd_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1122,7 +1430,7 @@ func (x *GetModelRequest) String() string {
 func (*GetModelRequest) ProtoMessage() {}
 
 func (x *GetModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_topicd_v1_topicd_proto_msgTypes[16]
+	mi := &file_topicd_v1_topicd_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1135,7 +1443,7 @@ func (x *GetModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetModelRequest.ProtoReflect.Descriptor instead.
 func (*GetModelRequest) Descriptor() ([]byte, []int) {
-	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{16}
+	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetModelRequest) GetName() string {
@@ -1156,7 +1464,7 @@ type GetModelResponse struct {
 
 func (x *GetModelResponse) Reset() {
 	*x = GetModelResponse{}
-	mi := &file_topicd_v1_topicd_proto_msgTypes[17]
+	mi := &file_topicd_v1_topicd_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1168,7 +1476,7 @@ func (x *GetModelResponse) String() string {
 func (*GetModelResponse) ProtoMessage() {}
 
 func (x *GetModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_topicd_v1_topicd_proto_msgTypes[17]
+	mi := &file_topicd_v1_topicd_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1181,7 +1489,7 @@ func (x *GetModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetModelResponse.ProtoReflect.Descriptor instead.
 func (*GetModelResponse) Descriptor() ([]byte, []int) {
-	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{17}
+	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetModelResponse) GetModel() *ModelInfo {
@@ -1225,14 +1533,16 @@ type ModelInfo struct {
 	License string `protobuf:"bytes,14,opt,name=license,proto3" json:"license,omitempty"`
 	// The share of each label the model's confidences assume: the mix of the data its calibration
 	// was fitted on. ClassifyOptions.label_mix re-weights from it.
-	LabelMix      map[string]float64 `protobuf:"bytes,15,rep,name=label_mix,json=labelMix,proto3" json:"label_mix,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	LabelMix map[string]float64 `protobuf:"bytes,15,rep,name=label_mix,json=labelMix,proto3" json:"label_mix,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	// Each topic's default presence threshold, chosen on validation when the model was trained.
+	TopicThresholds map[string]float64 `protobuf:"bytes,16,rep,name=topic_thresholds,json=topicThresholds,proto3" json:"topic_thresholds,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ModelInfo) Reset() {
 	*x = ModelInfo{}
-	mi := &file_topicd_v1_topicd_proto_msgTypes[18]
+	mi := &file_topicd_v1_topicd_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1244,7 +1554,7 @@ func (x *ModelInfo) String() string {
 func (*ModelInfo) ProtoMessage() {}
 
 func (x *ModelInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_topicd_v1_topicd_proto_msgTypes[18]
+	mi := &file_topicd_v1_topicd_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1257,7 +1567,7 @@ func (x *ModelInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelInfo.ProtoReflect.Descriptor instead.
 func (*ModelInfo) Descriptor() ([]byte, []int) {
-	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{18}
+	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ModelInfo) GetName() string {
@@ -1365,6 +1675,13 @@ func (x *ModelInfo) GetLabelMix() map[string]float64 {
 	return nil
 }
 
+func (x *ModelInfo) GetTopicThresholds() map[string]float64 {
+	if x != nil {
+		return x.TopicThresholds
+	}
+	return nil
+}
+
 // Provenance tells where a model came from.
 type Provenance struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1382,7 +1699,7 @@ type Provenance struct {
 
 func (x *Provenance) Reset() {
 	*x = Provenance{}
-	mi := &file_topicd_v1_topicd_proto_msgTypes[19]
+	mi := &file_topicd_v1_topicd_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1394,7 +1711,7 @@ func (x *Provenance) String() string {
 func (*Provenance) ProtoMessage() {}
 
 func (x *Provenance) ProtoReflect() protoreflect.Message {
-	mi := &file_topicd_v1_topicd_proto_msgTypes[19]
+	mi := &file_topicd_v1_topicd_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1407,7 +1724,7 @@ func (x *Provenance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Provenance.ProtoReflect.Descriptor instead.
 func (*Provenance) Descriptor() ([]byte, []int) {
-	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{19}
+	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Provenance) GetCorpus() string {
@@ -1459,7 +1776,7 @@ type Evaluation struct {
 
 func (x *Evaluation) Reset() {
 	*x = Evaluation{}
-	mi := &file_topicd_v1_topicd_proto_msgTypes[20]
+	mi := &file_topicd_v1_topicd_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1471,7 +1788,7 @@ func (x *Evaluation) String() string {
 func (*Evaluation) ProtoMessage() {}
 
 func (x *Evaluation) ProtoReflect() protoreflect.Message {
-	mi := &file_topicd_v1_topicd_proto_msgTypes[20]
+	mi := &file_topicd_v1_topicd_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1484,7 +1801,7 @@ func (x *Evaluation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Evaluation.ProtoReflect.Descriptor instead.
 func (*Evaluation) Descriptor() ([]byte, []int) {
-	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{20}
+	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Evaluation) GetDataset() string {
@@ -1548,7 +1865,7 @@ type LabelMetrics struct {
 
 func (x *LabelMetrics) Reset() {
 	*x = LabelMetrics{}
-	mi := &file_topicd_v1_topicd_proto_msgTypes[21]
+	mi := &file_topicd_v1_topicd_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1560,7 +1877,7 @@ func (x *LabelMetrics) String() string {
 func (*LabelMetrics) ProtoMessage() {}
 
 func (x *LabelMetrics) ProtoReflect() protoreflect.Message {
-	mi := &file_topicd_v1_topicd_proto_msgTypes[21]
+	mi := &file_topicd_v1_topicd_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1573,7 +1890,7 @@ func (x *LabelMetrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelMetrics.ProtoReflect.Descriptor instead.
 func (*LabelMetrics) Descriptor() ([]byte, []int) {
-	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{21}
+	return file_topicd_v1_topicd_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *LabelMetrics) GetLabel() string {
@@ -1615,17 +1932,19 @@ var File_topicd_v1_topicd_proto protoreflect.FileDescriptor
 
 const file_topicd_v1_topicd_proto_rawDesc = "" +
 	"\n" +
-	"\x16topicd/v1/topicd.proto\x12\ttopicd.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\"D\n" +
+	"\x16topicd/v1/topicd.proto\x12\ttopicd.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\"\x7f\n" +
 	"\bDocument\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x12\x14\n" +
-	"\x05title\x18\x03 \x01(\tR\x05title\"\x90\x02\n" +
+	"\x05title\x18\x03 \x01(\tR\x05title\x129\n" +
+	"\fcontent_type\x18\x04 \x01(\x0e2\x16.topicd.v1.ContentTypeR\vcontentType\"\xb9\x02\n" +
 	"\x0fClassifyOptions\x12\x13\n" +
 	"\x05top_k\x18\x01 \x01(\rR\x04topK\x12%\n" +
 	"\x0emin_confidence\x18\x02 \x01(\x02R\rminConfidence\x12\x18\n" +
 	"\aexplain\x18\x03 \x01(\bR\aexplain\x12#\n" +
 	"\rexplain_terms\x18\x04 \x01(\rR\fexplainTerms\x12E\n" +
-	"\tlabel_mix\x18\x05 \x03(\v2(.topicd.v1.ClassifyOptions.LabelMixEntryR\blabelMix\x1a;\n" +
+	"\tlabel_mix\x18\x05 \x03(\v2(.topicd.v1.ClassifyOptions.LabelMixEntryR\blabelMix\x12'\n" +
+	"\x0ftopic_threshold\x18\x06 \x01(\x02R\x0etopicThreshold\x1a;\n" +
 	"\rLabelMixEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\x8e\x01\n" +
@@ -1634,7 +1953,7 @@ const file_topicd_v1_topicd_proto_rawDesc = "" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x124\n" +
 	"\aoptions\x18\x03 \x01(\v2\x1a.topicd.v1.ClassifyOptionsR\aoptions\"U\n" +
 	"\x10ClassifyResponse\x12A\n" +
-	"\x0eclassification\x18\x01 \x01(\v2\x19.topicd.v1.ClassificationR\x0eclassification\"\xd8\x02\n" +
+	"\x0eclassification\x18\x01 \x01(\v2\x19.topicd.v1.ClassificationR\x0eclassification\"\xbf\x03\n" +
 	"\x0eClassification\x12\x1f\n" +
 	"\vdocument_id\x18\x01 \x01(\tR\n" +
 	"documentId\x12\x14\n" +
@@ -1647,7 +1966,25 @@ const file_topicd_v1_topicd_proto_rawDesc = "" +
 	"\rmodel_version\x18\x06 \x01(\tR\fmodelVersion\x12+\n" +
 	"\x05stats\x18\a \x01(\v2\x15.topicd.v1.InputStatsR\x05stats\x12\x1c\n" +
 	"\tabstained\x18\b \x01(\bR\tabstained\x12:\n" +
-	"\fexplanations\x18\t \x03(\v2\x16.topicd.v1.ExplanationR\fexplanations\"B\n" +
+	"\fexplanations\x18\t \x03(\v2\x16.topicd.v1.ExplanationR\fexplanations\x12-\n" +
+	"\x06topics\x18\n" +
+	" \x03(\v2\x15.topicd.v1.TopicScoreR\x06topics\x126\n" +
+	"\textracted\x18\v \x01(\v2\x18.topicd.v1.ExtractedTextR\textracted\"\xac\x01\n" +
+	"\n" +
+	"TopicScore\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12 \n" +
+	"\vprobability\x18\x02 \x01(\x02R\vprobability\x12\x18\n" +
+	"\apresent\x18\x03 \x01(\bR\apresent\x12\x1c\n" +
+	"\tthreshold\x18\x04 \x01(\x02R\tthreshold\x12.\n" +
+	"\bevidence\x18\x05 \x01(\v2\x12.topicd.v1.PassageR\bevidence\"[\n" +
+	"\aPassage\x12\x14\n" +
+	"\x05start\x18\x01 \x01(\rR\x05start\x12\x10\n" +
+	"\x03end\x18\x02 \x01(\rR\x03end\x12\x12\n" +
+	"\x04text\x18\x03 \x01(\tR\x04text\x12\x14\n" +
+	"\x05score\x18\x04 \x01(\x02R\x05score\"9\n" +
+	"\rExtractedText\x12\x14\n" +
+	"\x05title\x18\x01 \x01(\tR\x05title\x12\x12\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text\"B\n" +
 	"\n" +
 	"LabelScore\x12\x14\n" +
 	"\x05label\x18\x01 \x01(\tR\x05label\x12\x1e\n" +
@@ -1695,7 +2032,7 @@ const file_topicd_v1_topicd_proto_rawDesc = "" +
 	"\x0fGetModelRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\">\n" +
 	"\x10GetModelResponse\x12*\n" +
-	"\x05model\x18\x01 \x01(\v2\x14.topicd.v1.ModelInfoR\x05model\"\xa2\x06\n" +
+	"\x05model\x18\x01 \x01(\v2\x14.topicd.v1.ModelInfoR\x05model\"\xbc\a\n" +
 	"\tModelInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x18\n" +
@@ -1717,11 +2054,15 @@ const file_topicd_v1_topicd_proto_rawDesc = "" +
 	"load_error\x18\f \x01(\tR\tloadError\x12>\n" +
 	"\rload_error_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\vloadErrorAt\x12\x18\n" +
 	"\alicense\x18\x0e \x01(\tR\alicense\x12?\n" +
-	"\tlabel_mix\x18\x0f \x03(\v2\".topicd.v1.ModelInfo.LabelMixEntryR\blabelMix\x1aD\n" +
+	"\tlabel_mix\x18\x0f \x03(\v2\".topicd.v1.ModelInfo.LabelMixEntryR\blabelMix\x12T\n" +
+	"\x10topic_thresholds\x18\x10 \x03(\v2).topicd.v1.ModelInfo.TopicThresholdsEntryR\x0ftopicThresholds\x1aD\n" +
 	"\x16TrainingDocumentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\x1a;\n" +
 	"\rLabelMixEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\x1aB\n" +
+	"\x14TopicThresholdsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\x82\x02\n" +
 	"\n" +
@@ -1747,15 +2088,20 @@ const file_topicd_v1_topicd_proto_rawDesc = "" +
 	"\tprecision\x18\x02 \x01(\x01R\tprecision\x12\x16\n" +
 	"\x06recall\x18\x03 \x01(\x01R\x06recall\x12\x0e\n" +
 	"\x02f1\x18\x04 \x01(\x01R\x02f1\x12\x18\n" +
-	"\asupport\x18\x05 \x01(\x04R\asupport2\x87\x02\n" +
-	"\x11ClassifierService\x12C\n" +
-	"\bClassify\x12\x1a.topicd.v1.ClassifyRequest\x1a\x1b.topicd.v1.ClassifyResponse\x12R\n" +
-	"\rClassifyBatch\x12\x1f.topicd.v1.ClassifyBatchRequest\x1a .topicd.v1.ClassifyBatchResponse\x12Y\n" +
-	"\x0eClassifyStream\x12 .topicd.v1.ClassifyStreamRequest\x1a!.topicd.v1.ClassifyStreamResponse(\x010\x012\x9e\x01\n" +
-	"\fModelService\x12I\n" +
+	"\asupport\x18\x05 \x01(\x04R\asupport*Y\n" +
+	"\vContentType\x12\x1c\n" +
+	"\x18CONTENT_TYPE_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11CONTENT_TYPE_TEXT\x10\x01\x12\x15\n" +
+	"\x11CONTENT_TYPE_HTML\x10\x022\xdf\x02\n" +
+	"\x11ClassifierService\x12\\\n" +
+	"\bClassify\x12\x1a.topicd.v1.ClassifyRequest\x1a\x1b.topicd.v1.ClassifyResponse\"\x17\x82\xd3\xe4\x93\x02\x11:\x01*\"\f/v1/classify\x12q\n" +
+	"\rClassifyBatch\x12\x1f.topicd.v1.ClassifyBatchRequest\x1a .topicd.v1.ClassifyBatchResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/classify:batch\x12y\n" +
+	"\x0eClassifyStream\x12 .topicd.v1.ClassifyStreamRequest\x1a!.topicd.v1.ClassifyStreamResponse\"\x1e\x82\xd3\xe4\x93\x02\x18:\x01*\"\x13/v1/classify:stream(\x010\x012\xcd\x01\n" +
+	"\fModelService\x12]\n" +
 	"\n" +
-	"ListModels\x12\x1c.topicd.v1.ListModelsRequest\x1a\x1d.topicd.v1.ListModelsResponse\x12C\n" +
-	"\bGetModel\x12\x1a.topicd.v1.GetModelRequest\x1a\x1b.topicd.v1.GetModelResponseB3Z1github.com/topicd/topicd/proto/topicd/v1;topicdv1b\x06proto3"
+	"ListModels\x12\x1c.topicd.v1.ListModelsRequest\x1a\x1d.topicd.v1.ListModelsResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
+	"/v1/models\x12^\n" +
+	"\bGetModel\x12\x1a.topicd.v1.GetModelRequest\x1a\x1b.topicd.v1.GetModelResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/models/{name}B3Z1github.com/topicd/topicd/proto/topicd/v1;topicdv1b\x06proto3"
 
 var (
 	file_topicd_v1_topicd_proto_rawDescOnce sync.Once
@@ -1769,81 +2115,92 @@ func file_topicd_v1_topicd_proto_rawDescGZIP() []byte {
 	return file_topicd_v1_topicd_proto_rawDescData
 }
 
-var file_topicd_v1_topicd_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_topicd_v1_topicd_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_topicd_v1_topicd_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_topicd_v1_topicd_proto_goTypes = []any{
-	(*Document)(nil),               // 0: topicd.v1.Document
-	(*ClassifyOptions)(nil),        // 1: topicd.v1.ClassifyOptions
-	(*ClassifyRequest)(nil),        // 2: topicd.v1.ClassifyRequest
-	(*ClassifyResponse)(nil),       // 3: topicd.v1.ClassifyResponse
-	(*Classification)(nil),         // 4: topicd.v1.Classification
-	(*LabelScore)(nil),             // 5: topicd.v1.LabelScore
-	(*InputStats)(nil),             // 6: topicd.v1.InputStats
-	(*Explanation)(nil),            // 7: topicd.v1.Explanation
-	(*TermWeight)(nil),             // 8: topicd.v1.TermWeight
-	(*ClassifyBatchRequest)(nil),   // 9: topicd.v1.ClassifyBatchRequest
-	(*ClassifyBatchResponse)(nil),  // 10: topicd.v1.ClassifyBatchResponse
-	(*ClassifyBatchResult)(nil),    // 11: topicd.v1.ClassifyBatchResult
-	(*ClassifyStreamRequest)(nil),  // 12: topicd.v1.ClassifyStreamRequest
-	(*ClassifyStreamResponse)(nil), // 13: topicd.v1.ClassifyStreamResponse
-	(*ListModelsRequest)(nil),      // 14: topicd.v1.ListModelsRequest
-	(*ListModelsResponse)(nil),     // 15: topicd.v1.ListModelsResponse
-	(*GetModelRequest)(nil),        // 16: topicd.v1.GetModelRequest
-	(*GetModelResponse)(nil),       // 17: topicd.v1.GetModelResponse
-	(*ModelInfo)(nil),              // 18: topicd.v1.ModelInfo
-	(*Provenance)(nil),             // 19: topicd.v1.Provenance
-	(*Evaluation)(nil),             // 20: topicd.v1.Evaluation
-	(*LabelMetrics)(nil),           // 21: topicd.v1.LabelMetrics
-	nil,                            // 22: topicd.v1.ClassifyOptions.LabelMixEntry
-	nil,                            // 23: topicd.v1.ModelInfo.TrainingDocumentsEntry
-	nil,                            // 24: topicd.v1.ModelInfo.LabelMixEntry
-	nil,                            // 25: topicd.v1.Provenance.SettingsEntry
-	(*status.Status)(nil),          // 26: google.rpc.Status
-	(*timestamppb.Timestamp)(nil),  // 27: google.protobuf.Timestamp
+	(ContentType)(0),               // 0: topicd.v1.ContentType
+	(*Document)(nil),               // 1: topicd.v1.Document
+	(*ClassifyOptions)(nil),        // 2: topicd.v1.ClassifyOptions
+	(*ClassifyRequest)(nil),        // 3: topicd.v1.ClassifyRequest
+	(*ClassifyResponse)(nil),       // 4: topicd.v1.ClassifyResponse
+	(*Classification)(nil),         // 5: topicd.v1.Classification
+	(*TopicScore)(nil),             // 6: topicd.v1.TopicScore
+	(*Passage)(nil),                // 7: topicd.v1.Passage
+	(*ExtractedText)(nil),          // 8: topicd.v1.ExtractedText
+	(*LabelScore)(nil),             // 9: topicd.v1.LabelScore
+	(*InputStats)(nil),             // 10: topicd.v1.InputStats
+	(*Explanation)(nil),            // 11: topicd.v1.Explanation
+	(*TermWeight)(nil),             // 12: topicd.v1.TermWeight
+	(*ClassifyBatchRequest)(nil),   // 13: topicd.v1.ClassifyBatchRequest
+	(*ClassifyBatchResponse)(nil),  // 14: topicd.v1.ClassifyBatchResponse
+	(*ClassifyBatchResult)(nil),    // 15: topicd.v1.ClassifyBatchResult
+	(*ClassifyStreamRequest)(nil),  // 16: topicd.v1.ClassifyStreamRequest
+	(*ClassifyStreamResponse)(nil), // 17: topicd.v1.ClassifyStreamResponse
+	(*ListModelsRequest)(nil),      // 18: topicd.v1.ListModelsRequest
+	(*ListModelsResponse)(nil),     // 19: topicd.v1.ListModelsResponse
+	(*GetModelRequest)(nil),        // 20: topicd.v1.GetModelRequest
+	(*GetModelResponse)(nil),       // 21: topicd.v1.GetModelResponse
+	(*ModelInfo)(nil),              // 22: topicd.v1.ModelInfo
+	(*Provenance)(nil),             // 23: topicd.v1.Provenance
+	(*Evaluation)(nil),             // 24: topicd.v1.Evaluation
+	(*LabelMetrics)(nil),           // 25: topicd.v1.LabelMetrics
+	nil,                            // 26: topicd.v1.ClassifyOptions.LabelMixEntry
+	nil,                            // 27: topicd.v1.ModelInfo.TrainingDocumentsEntry
+	nil,                            // 28: topicd.v1.ModelInfo.LabelMixEntry
+	nil,                            // 29: topicd.v1.ModelInfo.TopicThresholdsEntry
+	nil,                            // 30: topicd.v1.Provenance.SettingsEntry
+	(*status.Status)(nil),          // 31: google.rpc.Status
+	(*timestamppb.Timestamp)(nil),  // 32: google.protobuf.Timestamp
 }
 var file_topicd_v1_topicd_proto_depIdxs = []int32{
-	22, // 0: topicd.v1.ClassifyOptions.label_mix:type_name -> topicd.v1.ClassifyOptions.LabelMixEntry
-	0,  // 1: topicd.v1.ClassifyRequest.document:type_name -> topicd.v1.Document
-	1,  // 2: topicd.v1.ClassifyRequest.options:type_name -> topicd.v1.ClassifyOptions
-	4,  // 3: topicd.v1.ClassifyResponse.classification:type_name -> topicd.v1.Classification
-	5,  // 4: topicd.v1.Classification.scores:type_name -> topicd.v1.LabelScore
-	6,  // 5: topicd.v1.Classification.stats:type_name -> topicd.v1.InputStats
-	7,  // 6: topicd.v1.Classification.explanations:type_name -> topicd.v1.Explanation
-	8,  // 7: topicd.v1.Explanation.terms:type_name -> topicd.v1.TermWeight
-	0,  // 8: topicd.v1.ClassifyBatchRequest.documents:type_name -> topicd.v1.Document
-	1,  // 9: topicd.v1.ClassifyBatchRequest.options:type_name -> topicd.v1.ClassifyOptions
-	11, // 10: topicd.v1.ClassifyBatchResponse.results:type_name -> topicd.v1.ClassifyBatchResult
-	4,  // 11: topicd.v1.ClassifyBatchResult.classification:type_name -> topicd.v1.Classification
-	26, // 12: topicd.v1.ClassifyBatchResult.error:type_name -> google.rpc.Status
-	0,  // 13: topicd.v1.ClassifyStreamRequest.document:type_name -> topicd.v1.Document
-	1,  // 14: topicd.v1.ClassifyStreamRequest.options:type_name -> topicd.v1.ClassifyOptions
-	4,  // 15: topicd.v1.ClassifyStreamResponse.classification:type_name -> topicd.v1.Classification
-	26, // 16: topicd.v1.ClassifyStreamResponse.error:type_name -> google.rpc.Status
-	18, // 17: topicd.v1.ListModelsResponse.models:type_name -> topicd.v1.ModelInfo
-	18, // 18: topicd.v1.GetModelResponse.model:type_name -> topicd.v1.ModelInfo
-	23, // 19: topicd.v1.ModelInfo.training_documents:type_name -> topicd.v1.ModelInfo.TrainingDocumentsEntry
-	27, // 20: topicd.v1.ModelInfo.loaded_at:type_name -> google.protobuf.Timestamp
-	19, // 21: topicd.v1.ModelInfo.provenance:type_name -> topicd.v1.Provenance
-	20, // 22: topicd.v1.ModelInfo.evaluation:type_name -> topicd.v1.Evaluation
-	27, // 23: topicd.v1.ModelInfo.load_error_at:type_name -> google.protobuf.Timestamp
-	24, // 24: topicd.v1.ModelInfo.label_mix:type_name -> topicd.v1.ModelInfo.LabelMixEntry
-	27, // 25: topicd.v1.Provenance.trained_at:type_name -> google.protobuf.Timestamp
-	25, // 26: topicd.v1.Provenance.settings:type_name -> topicd.v1.Provenance.SettingsEntry
-	21, // 27: topicd.v1.Evaluation.labels:type_name -> topicd.v1.LabelMetrics
-	2,  // 28: topicd.v1.ClassifierService.Classify:input_type -> topicd.v1.ClassifyRequest
-	9,  // 29: topicd.v1.ClassifierService.ClassifyBatch:input_type -> topicd.v1.ClassifyBatchRequest
-	12, // 30: topicd.v1.ClassifierService.ClassifyStream:input_type -> topicd.v1.ClassifyStreamRequest
-	14, // 31: topicd.v1.ModelService.ListModels:input_type -> topicd.v1.ListModelsRequest
-	16, // 32: topicd.v1.ModelService.GetModel:input_type -> topicd.v1.GetModelRequest
-	3,  // 33: topicd.v1.ClassifierService.Classify:output_type -> topicd.v1.ClassifyResponse
-	10, // 34: topicd.v1.ClassifierService.ClassifyBatch:output_type -> topicd.v1.ClassifyBatchResponse
-	13, // 35: topicd.v1.ClassifierService.ClassifyStream:output_type -> topicd.v1.ClassifyStreamResponse
-	15, // 36: topicd.v1.ModelService.ListModels:output_type -> topicd.v1.ListModelsResponse
-	17, // 37: topicd.v1.ModelService.GetModel:output_type -> topicd.v1.GetModelResponse
-	33, // [33:38] is the sub-list for method output_type
-	28, // [28:33] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	0,  // 0: topicd.v1.Document.content_type:type_name -> topicd.v1.ContentType
+	26, // 1: topicd.v1.ClassifyOptions.label_mix:type_name -> topicd.v1.ClassifyOptions.LabelMixEntry
+	1,  // 2: topicd.v1.ClassifyRequest.document:type_name -> topicd.v1.Document
+	2,  // 3: topicd.v1.ClassifyRequest.options:type_name -> topicd.v1.ClassifyOptions
+	5,  // 4: topicd.v1.ClassifyResponse.classification:type_name -> topicd.v1.Classification
+	9,  // 5: topicd.v1.Classification.scores:type_name -> topicd.v1.LabelScore
+	10, // 6: topicd.v1.Classification.stats:type_name -> topicd.v1.InputStats
+	11, // 7: topicd.v1.Classification.explanations:type_name -> topicd.v1.Explanation
+	6,  // 8: topicd.v1.Classification.topics:type_name -> topicd.v1.TopicScore
+	8,  // 9: topicd.v1.Classification.extracted:type_name -> topicd.v1.ExtractedText
+	7,  // 10: topicd.v1.TopicScore.evidence:type_name -> topicd.v1.Passage
+	12, // 11: topicd.v1.Explanation.terms:type_name -> topicd.v1.TermWeight
+	1,  // 12: topicd.v1.ClassifyBatchRequest.documents:type_name -> topicd.v1.Document
+	2,  // 13: topicd.v1.ClassifyBatchRequest.options:type_name -> topicd.v1.ClassifyOptions
+	15, // 14: topicd.v1.ClassifyBatchResponse.results:type_name -> topicd.v1.ClassifyBatchResult
+	5,  // 15: topicd.v1.ClassifyBatchResult.classification:type_name -> topicd.v1.Classification
+	31, // 16: topicd.v1.ClassifyBatchResult.error:type_name -> google.rpc.Status
+	1,  // 17: topicd.v1.ClassifyStreamRequest.document:type_name -> topicd.v1.Document
+	2,  // 18: topicd.v1.ClassifyStreamRequest.options:type_name -> topicd.v1.ClassifyOptions
+	5,  // 19: topicd.v1.ClassifyStreamResponse.classification:type_name -> topicd.v1.Classification
+	31, // 20: topicd.v1.ClassifyStreamResponse.error:type_name -> google.rpc.Status
+	22, // 21: topicd.v1.ListModelsResponse.models:type_name -> topicd.v1.ModelInfo
+	22, // 22: topicd.v1.GetModelResponse.model:type_name -> topicd.v1.ModelInfo
+	27, // 23: topicd.v1.ModelInfo.training_documents:type_name -> topicd.v1.ModelInfo.TrainingDocumentsEntry
+	32, // 24: topicd.v1.ModelInfo.loaded_at:type_name -> google.protobuf.Timestamp
+	23, // 25: topicd.v1.ModelInfo.provenance:type_name -> topicd.v1.Provenance
+	24, // 26: topicd.v1.ModelInfo.evaluation:type_name -> topicd.v1.Evaluation
+	32, // 27: topicd.v1.ModelInfo.load_error_at:type_name -> google.protobuf.Timestamp
+	28, // 28: topicd.v1.ModelInfo.label_mix:type_name -> topicd.v1.ModelInfo.LabelMixEntry
+	29, // 29: topicd.v1.ModelInfo.topic_thresholds:type_name -> topicd.v1.ModelInfo.TopicThresholdsEntry
+	32, // 30: topicd.v1.Provenance.trained_at:type_name -> google.protobuf.Timestamp
+	30, // 31: topicd.v1.Provenance.settings:type_name -> topicd.v1.Provenance.SettingsEntry
+	25, // 32: topicd.v1.Evaluation.labels:type_name -> topicd.v1.LabelMetrics
+	3,  // 33: topicd.v1.ClassifierService.Classify:input_type -> topicd.v1.ClassifyRequest
+	13, // 34: topicd.v1.ClassifierService.ClassifyBatch:input_type -> topicd.v1.ClassifyBatchRequest
+	16, // 35: topicd.v1.ClassifierService.ClassifyStream:input_type -> topicd.v1.ClassifyStreamRequest
+	18, // 36: topicd.v1.ModelService.ListModels:input_type -> topicd.v1.ListModelsRequest
+	20, // 37: topicd.v1.ModelService.GetModel:input_type -> topicd.v1.GetModelRequest
+	4,  // 38: topicd.v1.ClassifierService.Classify:output_type -> topicd.v1.ClassifyResponse
+	14, // 39: topicd.v1.ClassifierService.ClassifyBatch:output_type -> topicd.v1.ClassifyBatchResponse
+	17, // 40: topicd.v1.ClassifierService.ClassifyStream:output_type -> topicd.v1.ClassifyStreamResponse
+	19, // 41: topicd.v1.ModelService.ListModels:output_type -> topicd.v1.ListModelsResponse
+	21, // 42: topicd.v1.ModelService.GetModel:output_type -> topicd.v1.GetModelResponse
+	38, // [38:43] is the sub-list for method output_type
+	33, // [33:38] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_topicd_v1_topicd_proto_init() }
@@ -1851,11 +2208,11 @@ func file_topicd_v1_topicd_proto_init() {
 	if File_topicd_v1_topicd_proto != nil {
 		return
 	}
-	file_topicd_v1_topicd_proto_msgTypes[11].OneofWrappers = []any{
+	file_topicd_v1_topicd_proto_msgTypes[14].OneofWrappers = []any{
 		(*ClassifyBatchResult_Classification)(nil),
 		(*ClassifyBatchResult_Error)(nil),
 	}
-	file_topicd_v1_topicd_proto_msgTypes[13].OneofWrappers = []any{
+	file_topicd_v1_topicd_proto_msgTypes[16].OneofWrappers = []any{
 		(*ClassifyStreamResponse_Classification)(nil),
 		(*ClassifyStreamResponse_Error)(nil),
 	}
@@ -1864,13 +2221,14 @@ func file_topicd_v1_topicd_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_topicd_v1_topicd_proto_rawDesc), len(file_topicd_v1_topicd_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   26,
+			NumEnums:      1,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
 		GoTypes:           file_topicd_v1_topicd_proto_goTypes,
 		DependencyIndexes: file_topicd_v1_topicd_proto_depIdxs,
+		EnumInfos:         file_topicd_v1_topicd_proto_enumTypes,
 		MessageInfos:      file_topicd_v1_topicd_proto_msgTypes,
 	}.Build()
 	File_topicd_v1_topicd_proto = out.File

@@ -49,6 +49,9 @@ type ClassifierServiceClient interface {
 	// ClassifyStream labels a stream of documents, one response per request. Responses may come
 	// back in another order than the requests; each echoes its document id. A bad document gets an
 	// error response and the stream goes on.
+	//
+	// Over HTTP it is POST /v1/classify:stream with one JSON request per line (NDJSON); the answers
+	// come back one JSON object per line as the documents are classified.
 	ClassifyStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ClassifyStreamRequest, ClassifyStreamResponse], error)
 }
 
@@ -112,6 +115,9 @@ type ClassifierServiceServer interface {
 	// ClassifyStream labels a stream of documents, one response per request. Responses may come
 	// back in another order than the requests; each echoes its document id. A bad document gets an
 	// error response and the stream goes on.
+	//
+	// Over HTTP it is POST /v1/classify:stream with one JSON request per line (NDJSON); the answers
+	// come back one JSON object per line as the documents are classified.
 	ClassifyStream(grpc.BidiStreamingServer[ClassifyStreamRequest, ClassifyStreamResponse]) error
 	mustEmbedUnimplementedClassifierServiceServer()
 }
