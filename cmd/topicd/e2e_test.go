@@ -61,11 +61,12 @@ func binaries(t *testing.T) (topicd, grpcurl string) {
 		if binDir, buildErr = os.MkdirTemp("", "topicd-e2e-"); buildErr != nil {
 			return
 		}
+		// grpcurl is pinned in the tools module (tools/go.mod), not in the service's go.mod.
 		for _, b := range [][]string{
-			{"-o", filepath.Join(binDir, "topicd"), "."},
-			{"-o", filepath.Join(binDir, "grpcurl"), "github.com/fullstorydev/grpcurl/cmd/grpcurl"},
+			{"build", "-o", filepath.Join(binDir, "topicd"), "."},
+			{"-C", "../../tools", "build", "-o", filepath.Join(binDir, "grpcurl"), "github.com/fullstorydev/grpcurl/cmd/grpcurl"},
 		} {
-			out, err := exec.Command("go", append([]string{"build"}, b...)...).CombinedOutput()
+			out, err := exec.Command("go", b...).CombinedOutput()
 			if err != nil {
 				buildErr = fmt.Errorf("go build %s: %v\n%s", b[len(b)-1], err, out)
 				return
