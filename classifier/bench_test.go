@@ -1,17 +1,16 @@
 package classifier
 
 import (
-	"io"
+	"bufio"
+	"encoding/json"
 	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
-
-	"github.com/cdipaolo/goml/base"
-	"github.com/cdipaolo/goml/text"
 )
 
 // The benchmarks read the shared corpus and the default model; they skip when either is absent.
+// classifier/training compares goml's own Predict on the same texts.
 const (
 	benchCorpus = "../../shared/corpus/news-topics-train.jsonl"
 	benchModel  = "../models/news-topics.model"
@@ -23,6 +22,29 @@ type benchSet struct {
 	name  string
 	docs  []string
 	bytes int64 // mean bytes per document
+}
+
+// benchText is the field of a corpus line the benchmarks read.
+type benchText struct {
+	Text string `json:"text"`
+}
+
+// corpusTexts reads the text of every line of a JSONL corpus.
+func corpusTexts(f *os.File) ([]benchText, error) {
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 64<<20)
+	var out []benchText
+	for sc.Scan() {
+		var t benchText
+		if len(sc.Bytes()) == 0 {
+			continue
+		}
+		if err := json.Unmarshal(sc.Bytes(), &t); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, sc.Err()
 }
 
 func loadBench(b *testing.B) (*Model, []benchSet) {
@@ -40,7 +62,7 @@ func loadBench(b *testing.B) (*Model, []benchSet) {
 		b.Skipf("no corpus: %v", err)
 	}
 	defer f.Close()
-	ex, err := ReadCorpus(f)
+	ex, err := corpusTexts(f)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -73,32 +95,6 @@ func loadBench(b *testing.B) (*Model, []benchSet) {
 		sets = append(sets, s)
 	}
 	return m, sets
-}
-
-// gomlModel builds goml's NaiveBayes from the model's counts, with the project's tokenizer, so
-// goml's Predict reads the same counts and the same terms as the compiled scorer.
-func gomlModel(m *Model) *text.NaiveBayes {
-	k := len(m.labels)
-	nb := text.NewNaiveBayes(nil, uint8(k), keepNothingOut)
-	nb.Output = io.Discard
-	nb.UpdateTokenizer(&gomlTokenizer{cfg: m.tokenizer})
-	for i := 0; i < len(m.offsets)-1; i++ {
-		w := text.Word{Count: make([]uint64, k)}
-		for c := range w.Count {
-			w.Count[c] = uint64(m.counts[i*k+c])
-			w.Seen += w.Count[c]
-		}
-		nb.Words.Set(gomlKey(string(m.arena[m.offsets[i]:m.offsets[i+1]])), w)
-	}
-	copy(nb.Count, m.docs)
-	for _, d := range m.docs {
-		nb.DocumentCount += d
-	}
-	for c, d := range m.docs {
-		nb.Probabilities[c] = float64(d) / float64(nb.DocumentCount)
-	}
-	nb.DictCount = uint64(len(m.offsets) - 1)
-	return nb
 }
 
 func BenchmarkTokenize(b *testing.B) {
@@ -139,45 +135,6 @@ func BenchmarkClassify(b *testing.B) {
 						b.Error(err)
 						return
 					}
-				}
-			})
-		})
-	}
-}
-
-// BenchmarkGomlPredict is goml's own Predict on the same counts and texts, for the ratio: first
-// reading the project's terms (tokenizer adapter as in training), then as-is, with goml's
-// default sanitizer and space-splitting tokenizer, which is what a plain goml user runs.
-func BenchmarkGomlPredict(b *testing.B) {
-	m, sets := loadBench(b)
-	nb := gomlModel(m)
-	asIs := gomlModel(m)
-	asIs.UpdateSanitize(base.OnlyWordsAndNumbers)
-	asIs.UpdateTokenizer(&text.SimpleTokenizer{SplitOn: " "})
-	for _, s := range sets {
-		b.Run(s.name+"/as-is", func(b *testing.B) {
-			b.SetBytes(s.bytes)
-			b.ReportAllocs()
-			for i := 0; b.Loop(); i++ {
-				asIs.Predict(s.docs[i%len(s.docs)])
-			}
-		})
-		b.Run(s.name, func(b *testing.B) {
-			b.SetBytes(s.bytes)
-			b.ReportAllocs()
-			for i := 0; b.Loop(); i++ {
-				nb.Predict(s.docs[i%len(s.docs)])
-			}
-		})
-		b.Run(s.name+"/parallel", func(b *testing.B) {
-			b.SetBytes(s.bytes)
-			b.ReportAllocs()
-			var next atomic.Int64
-			b.RunParallel(func(pb *testing.PB) {
-				i := int(next.Add(1))
-				for pb.Next() {
-					i++
-					nb.Predict(s.docs[i%len(s.docs)])
 				}
 			})
 		})

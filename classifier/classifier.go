@@ -1,12 +1,13 @@
-// Package classifier labels documents by topic with a naive-Bayes model whose counts are learned
-// by goml (github.com/cdipaolo/goml, text.NaiveBayes) and scored by a compiled, read-only scorer.
+// Package classifier labels documents by topic with a naive-Bayes model, scored by a compiled,
+// read-only scorer. It holds what serving needs: the tokenizer, the scorer, calibration as
+// applied, explanations and the model file. Training (goml, the corpus, calibration fitting,
+// evaluation) is package classifier/training, which hands its counts to [New].
 //
-// # Training
+// # Counts
 //
-// [Train] feeds [Example] values through goml's OnlineLearn with the package's own tokenizer (see
-// [TokenizerConfig]) and a pass-through sanitizer, then keeps goml's per-label term counts. goml's
-// own Predict and Probability are never used to score: Predict does not normalise by a label's
-// token total and Probability underflows on ordinary articles.
+// A model is built from per-label term counts ([Counts]): classifier/training learns them with
+// goml's text.NaiveBayes (github.com/cdipaolo/goml) fed by this package's tokenizer, and [New]
+// compiles them with the settings in [Parts].
 //
 // # Tokenizing
 //
@@ -31,7 +32,8 @@
 //
 // Raw naive-Bayes posteriors are over-confident, more so on long documents. A [Calibration]
 // stored in the model divides the scores by a temperature that may grow with the number of known
-// terms; fit one on held-out data from [Model.LogScores] and set it with [Model.WithCalibration].
+// terms; classifier/training fits one on held-out data from [Model.LogScores], and
+// [Model.WithCalibration] sets it.
 //
 // # Model files
 //
@@ -175,7 +177,7 @@ type LabelMetrics struct {
 // needs no newer feature stays readable by older topicd releases (see Model.Encode).
 const FormatVersion = 2
 
-// Model is a trained, compiled topic model. Build one with Train or Load. A Model is immutable:
+// Model is a trained, compiled topic model. Build one with New or Load. A Model is immutable:
 // methods that change a setting (WithCalibration, WithScoring, WithEvaluation) return a new
 // Model, and every method is safe for concurrent use.
 type Model struct {

@@ -26,18 +26,20 @@ func encode(t testing.TB, m *Model) []byte {
 // provenance with a time and an evaluation.
 func fullModel(t testing.TB) *Model {
 	t.Helper()
-	ex := append(slices.Clone(tinyExamples), Example{ID: "4", Label: "a", Title: "Über EU", Text: "cat naps. EU cat"})
-	m, err := Train(ex, TrainConfig{
-		Labels:       []string{"a", "b", "c"},
-		Fallback:     "b",
-		Tokenizer:    TokenizerConfig{Bigrams: true, MinLength: 1},
-		Scoring:      ScoringConfig{Variant: Complement, Alpha: 0.25, Priors: PriorsBalanced, LabelWeights: map[string]float64{"c": 3}},
-		Calibration:  Calibration{Temperature: 1.5, LengthSlope: 0.1, LengthPower: 0.3, Bias: []float64{0.1, 0, -0.1}, Mix: []float64{0.5, 0.25, 0.25}},
-		Corpus:       "tiny",
-		CorpusSHA256: "00ff",
-		TrainedAt:    time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
-		Settings:     map[string]string{"note": "test"},
-		License:      "CC0",
+	ex := append(slices.Clone(tinyExamples), testDoc{ID: "4", Label: "a", Title: "Über EU", Text: "cat naps. EU cat"})
+	m, err := newTestModel(ex, Parts{
+		Labels:      []string{"a", "b", "c"},
+		Fallback:    "b",
+		Tokenizer:   TokenizerConfig{Bigrams: true, MinLength: 1},
+		Scoring:     ScoringConfig{Variant: Complement, Alpha: 0.25, Priors: PriorsBalanced, LabelWeights: map[string]float64{"c": 3}},
+		Calibration: Calibration{Temperature: 1.5, LengthSlope: 0.1, LengthPower: 0.3, Bias: []float64{0.1, 0, -0.1}, Mix: []float64{0.5, 0.25, 0.25}},
+		Provenance: Provenance{
+			Corpus:       "tiny",
+			CorpusSHA256: "00ff",
+			TrainedAt:    time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+			Settings:     map[string]string{"note": "test"},
+		},
+		License: "CC0",
 	})
 	if err != nil {
 		t.Fatal(err)

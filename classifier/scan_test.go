@@ -13,7 +13,7 @@ import (
 // (its fast path) and with three.
 func scanModels(t testing.TB) []*Model {
 	t.Helper()
-	ex := []Example{
+	ex := []testDoc{
 		{ID: "1", Label: "a", Text: "The EU and the UN met in 2024; Über-Angriff auf Behörden. ÉTAT x1 G20 a"},
 		{ID: "2", Label: "b", Text: "Hackers breached servers of the ministry, 42 times: नमस्ते दुनिया Ωmega"},
 		{ID: "3", Label: "c", Text: "Asylum seekers crossed the border averyveryverylongwordindeed"},
@@ -29,7 +29,7 @@ func scanModels(t testing.TB) []*Model {
 		if bits&8 != 0 {
 			labels, data = labels[:3], ex[:3]
 		}
-		m, err := Train(data, TrainConfig{Labels: labels, Fallback: "a", Tokenizer: cfg})
+		m, err := newTestModel(data, Parts{Labels: labels, Fallback: "a", Tokenizer: cfg})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,8 +99,8 @@ func TestWordBytes(t *testing.T) {
 // them, with every tokenizer setting, with four labels (the fast path), three, and word pairs.
 func TestClassifyFindsInvalidUTF8(t *testing.T) {
 	models := scanModels(t)
-	pairs, err := Train([]Example{{ID: "1", Label: "a", Text: "cat dog"}, {ID: "2", Label: "b", Text: "Über fish"}},
-		TrainConfig{Labels: []string{"a", "b"}, Fallback: "a", Tokenizer: TokenizerConfig{Bigrams: true}})
+	pairs, err := newTestModel([]testDoc{{ID: "1", Label: "a", Text: "cat dog"}, {ID: "2", Label: "b", Text: "Über fish"}},
+		Parts{Labels: []string{"a", "b"}, Fallback: "a", Tokenizer: TokenizerConfig{Bigrams: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

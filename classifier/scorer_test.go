@@ -14,7 +14,7 @@ import (
 //	label a: "cat cat dog"  counts cat 2, dog 1, fish 0; N(a) = 3
 //	label b: "dog fish"     counts cat 0, dog 1, fish 1; N(b) = 2
 //	label c: "fish"         counts cat 0, dog 0, fish 1; N(c) = 1
-var tinyExamples = []Example{
+var tinyExamples = []testDoc{
 	{ID: "1", Label: "a", Text: "cat cat dog"},
 	{ID: "2", Label: "b", Text: "Dog, fish."},
 	{ID: "3", Label: "c", Text: "fish"},
@@ -22,7 +22,7 @@ var tinyExamples = []Example{
 
 func trainTiny(t testing.TB, s ScoringConfig) *Model {
 	t.Helper()
-	m, err := Train(tinyExamples, TrainConfig{Labels: []string{"a", "b", "c"}, Fallback: "c", Scoring: s})
+	m, err := newTestModel(tinyExamples, Parts{Labels: []string{"a", "b", "c"}, Fallback: "c", Scoring: s})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +241,7 @@ func TestClassifyAllocs(t *testing.T) {
 	}
 	text := strings.Repeat("Hackers breached the ministry's servers. Über-Angriff auf Behörden! ", 100)
 	for _, cfg := range []TokenizerConfig{{DropStopWords: true}, {Bigrams: true}} {
-		m, err := Train(tinyExamples, TrainConfig{Labels: []string{"a", "b", "c"}, Fallback: "c", Tokenizer: cfg})
+		m, err := newTestModel(tinyExamples, Parts{Labels: []string{"a", "b", "c"}, Fallback: "c", Tokenizer: cfg})
 		if err != nil {
 			t.Fatal(err)
 		}

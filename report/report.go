@@ -17,7 +17,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 
-	"github.com/topicd/topicd/classifier"
+	"github.com/topicd/topicd/classifier/training"
 )
 
 // Size of the picture: two square-ish panels side by side.
@@ -30,7 +30,7 @@ const (
 // true label's documents, so a thin label's errors are as visible as a large one's), on the right
 // the reliability diagram (accuracy per confidence bin against the diagonal of perfect
 // calibration). Title heads the picture, for example the model and data set names.
-func WritePNG(w io.Writer, r classifier.Report, title string) error {
+func WritePNG(w io.Writer, r training.Report, title string) error {
 	cm, err := confusionPlot(r)
 	if err != nil {
 		return fmt.Errorf("confusion matrix: %w", err)
@@ -66,7 +66,7 @@ func (g grid) Y(r int) float64    { return float64(r) }
 func (g grid) Min() float64       { return 0 }
 func (g grid) Max() float64       { return 1 }
 
-func confusionPlot(r classifier.Report) (*plot.Plot, error) {
+func confusionPlot(r training.Report) (*plot.Plot, error) {
 	n := len(r.Confusion)
 	if n == 0 {
 		return nil, fmt.Errorf("report has no labels")
@@ -131,7 +131,7 @@ func shortLabel(s string) string {
 	return s
 }
 
-func reliabilityPlot(r classifier.Report) (*plot.Plot, error) {
+func reliabilityPlot(r training.Report) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("Reliability (ECE %.3f, %d documents)", r.ExpectedCalibrationError, r.Documents)
 	p.X.Label.Text = "confidence of the top label"

@@ -6,14 +6,14 @@ import (
 	"os"
 	"testing"
 
-	"github.com/topicd/topicd/classifier"
+	"github.com/topicd/topicd/classifier/training"
 )
 
-func sampleReport() classifier.Report {
-	var preds []classifier.Prediction
+func sampleReport() training.Report {
+	var preds []training.Prediction
 	add := func(n int, label, pred string, conf float64) {
 		for range n {
-			preds = append(preds, classifier.Prediction{Label: label, Predicted: pred, Confidence: conf})
+			preds = append(preds, training.Prediction{Label: label, Predicted: pred, Confidence: conf})
 		}
 	}
 	add(90, "cybersecurity", "cybersecurity", 0.95)
@@ -24,16 +24,16 @@ func sampleReport() classifier.Report {
 	add(100, "diplomacy", "other", 0.45)
 	add(3000, "other", "other", 0.97)
 	add(200, "other", "migration", 0.7)
-	return classifier.Evaluate([]string{"cybersecurity", "migration", "diplomacy", "other"}, preds)
+	return training.Evaluate([]string{"cybersecurity", "migration", "diplomacy", "other"}, preds)
 }
 
 func TestWritePNG(t *testing.T) {
 	tests := []struct {
 		name string
-		r    classifier.Report
+		r    training.Report
 	}{
 		{"four labels", sampleReport()},
-		{"one label, no documents", classifier.Evaluate([]string{"a"}, nil)},
+		{"one label, no documents", training.Evaluate([]string{"a"}, nil)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/topicd/topicd/classifier"
+	"github.com/topicd/topicd/classifier/training"
 	"github.com/topicd/topicd/models"
 	benchv1 "github.com/topicd/topicd/proto/topicd/bench/v1"
 	topicdv1 "github.com/topicd/topicd/proto/topicd/v1"
@@ -159,13 +160,13 @@ func trainModel(t testing.TB, variant string) *classifier.Model {
 		"diplomacy":     {"the ambassador met the foreign minister", "summit talks between governments", "a treaty signed by diplomats"},
 		"other":         {"the football team won the match", "rain and storms across the region", "the film festival opened"},
 	}
-	var ex []classifier.Example
+	var ex []training.Example
 	for label, ts := range texts {
 		for i, x := range ts {
-			ex = append(ex, classifier.Example{ID: label + string(rune('a'+i)), Label: label, Text: x + " " + variant})
+			ex = append(ex, training.Example{ID: label + string(rune('a'+i)), Label: label, Text: x + " " + variant})
 		}
 	}
-	m, err := classifier.Train(ex, classifier.TrainConfig{License: "test data"})
+	m, err := training.Train(ex, training.Config{License: "test data"})
 	if err != nil {
 		t.Fatal(err)
 	}

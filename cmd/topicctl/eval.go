@@ -10,118 +10,15 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/topicd/topicd/classifier"
+	"github.com/topicd/topicd/classifier/training"
 	"github.com/topicd/topicd/report"
 )
 
-// validation is a held-out measurement of training settings.
-type validation struct {
-	Dataset string
-	// Calibration fitted for the (last) validation model.
-	Calibration classifier.Calibration
-	Report      classifier.Report
-	// Long scores long documents made of 3 to 30 held-out rows of one label.
-	Long *classifier.Report `json:",omitempty"`
-}
-
-// runValidation measures the settings on held-out rows as spec says (see `topicctl train
-// --validate`); it returns nil for "none". Training rows never include a validation row.
-func runValidation(ctx context.Context, exs []classifier.Example, s *trainSettings, cfg classifier.TrainConfig, spec, corpus string) (*validation, error) {
-	kind, arg, _ := strings.Cut(spec, "=")
-	dates := make([]string, len(exs))
-	labels := make([]string, len(exs))
-	ids := make([]string, len(exs))
-	for i, ex := range exs {
-		dates[i], labels[i], ids[i] = ex.Date, ex.Label, ex.ID
-	}
-	pick := func(idx []int) []classifier.Example {
-		out := make([]classifier.Example, len(idx))
-		for i, j := range idx {
-			out[i] = exs[j]
-		}
-		return out
-	}
-	var folds [][]int // held-out rows of each round
-	var desc string
-	switch kind {
-	case "none":
-		return nil, nil
-	case "newest":
-		frac := 0.2
-		if arg != "" {
-			f, err := strconv.ParseFloat(arg, 64)
-			if err != nil {
-				return nil, fmt.Errorf("--validate %q: want newest=FRACTION", spec)
-			}
-			frac = f
-		}
-		_, valid, err := classifier.SplitNewest(dates, labels, frac)
-		if err != nil {
-			return nil, fmt.Errorf("--validate %q: %w", spec, err)
-		}
-		folds = [][]int{valid}
-		desc = fmt.Sprintf("%s: newest %g%% of each label by date, %d rows (trained on the other %d)", corpus, 100*frac, len(valid), len(exs)-len(valid))
-	case "date":
-		_, valid := classifier.SplitByDate(dates, arg)
-		if len(valid) == 0 || len(valid) == len(exs) {
-			return nil, fmt.Errorf("--validate %q: the cutoff leaves no training or no validation rows", spec)
-		}
-		folds = [][]int{valid}
-		desc = fmt.Sprintf("%s: rows dated %s or later, %d rows (trained on the other %d)", corpus, arg, len(valid), len(exs)-len(valid))
-	case "kfold":
-		k, err := strconv.Atoi(arg)
-		if err != nil {
-			return nil, fmt.Errorf("--validate %q: want kfold=K", spec)
-		}
-		if folds, err = classifier.KFold(ids, labels, k); err != nil {
-			return nil, fmt.Errorf("--validate %q: %w", spec, err)
-		}
-		desc = fmt.Sprintf("%s: %d-fold stratified cross-validation over %d rows", corpus, k, len(exs))
-	default:
-		return nil, fmt.Errorf("--validate %q: want newest=F, date=YYYY-MM-DD, kfold=K or none", spec)
-	}
-	var preds, longPreds []classifier.Prediction
-	var modelLabels []string
-	var cal classifier.Calibration
-	for _, held := range folds {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		m, err := s.fit(pick(classifier.FoldTraining(len(exs), held)), cfg)
-		if err != nil {
-			return nil, err
-		}
-		modelLabels = m.Labels()
-		cal = m.Calibration()
-		validEx := pick(held)
-		p, err := classifier.Predict(m, validEx)
-		if err != nil {
-			return nil, err
-		}
-		preds = append(preds, p...)
-		if s.longDocs > 0 {
-			lp, err := classifier.Predict(m, classifier.LongDocuments(validEx, modelLabels, s.longDocs))
-			if err != nil {
-				return nil, err
-			}
-			longPreds = append(longPreds, lp...)
-		}
-	}
-	v := &validation{Report: classifier.Evaluate(modelLabels, preds), Calibration: cal}
-	if len(longPreds) > 0 {
-		lr := classifier.Evaluate(modelLabels, longPreds)
-		v.Long = &lr
-		desc += fmt.Sprintf("; %d long documents of 3-30 held-out rows: accuracy %.3f, macro-F1 %.3f, ECE %.3f", lr.Documents, lr.Accuracy, lr.MacroF1, lr.ExpectedCalibrationError)
-	}
-	v.Dataset = desc
-	return v, nil
-}
-
-func printValidation(w io.Writer, v *validation) {
+func printValidation(w io.Writer, v *training.Validation) {
 	fmt.Fprintf(w, "validation: %s\n", v.Dataset)
 	c := v.Calibration
 	fmt.Fprintf(w, "calibration (fitted on out-of-fold training rows): %s\n", describeCalibration(c))
@@ -135,7 +32,7 @@ func printValidation(w io.Writer, v *validation) {
 
 // printReport writes a report as aligned tables: summary, per-label metrics, confusion matrix,
 // reliability table.
-func printReport(w io.Writer, r classifier.Report) {
+func printReport(w io.Writer, r training.Report) {
 	fmt.Fprintf(w, "documents %d  accuracy %.3f  macro-F1 %.3f  ECE %.3f\n\n", r.Documents, r.Accuracy, r.MacroF1, r.ExpectedCalibrationError)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "label\tprecision\trecall\tF1\tsupport\t")
@@ -176,44 +73,10 @@ type evalOutput struct {
 	Model   string
 	Version string
 	Data    string
-	Report  classifier.Report
-	Long    *classifier.Report `json:",omitempty"`
+	Report  training.Report
+	Long    *training.Report `json:",omitempty"`
 	// LongBySize splits Long by how many rows each long document joins.
-	LongBySize []sizeGroup `json:",omitempty"`
-}
-
-// sizeGroup is how the long documents of one size range fared.
-type sizeGroup struct {
-	MinParts, MaxParts       int
-	Documents                int
-	Accuracy                 float64
-	MeanConfidence           float64
-	ExpectedCalibrationError float64
-}
-
-// sizeGroups are the ranges LongBySize reports: short, middling and article-length joins.
-var sizeGroups = [][2]int{{3, 10}, {11, 20}, {21, 30}}
-
-// bySize scores long documents in sizeGroups; preds[i] is the prediction for long[i].
-func bySize(labels []string, long []classifier.Example, preds []classifier.Prediction) []sizeGroup {
-	var out []sizeGroup
-	for _, g := range sizeGroups {
-		var sel []classifier.Prediction
-		var conf float64
-		for i, ex := range long {
-			if n, ok := classifier.LongDocumentParts(ex.ID); ok && n >= g[0] && n <= g[1] {
-				sel = append(sel, preds[i])
-				conf += preds[i].Confidence
-			}
-		}
-		if len(sel) == 0 {
-			continue
-		}
-		r := classifier.Evaluate(labels, sel)
-		out = append(out, sizeGroup{MinParts: g[0], MaxParts: g[1], Documents: len(sel), Accuracy: r.Accuracy,
-			MeanConfidence: conf / float64(len(sel)), ExpectedCalibrationError: r.ExpectedCalibrationError})
-	}
-	return out
+	LongBySize []training.SizeGroup `json:",omitempty"`
 }
 
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -249,7 +112,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("eval: load model %s: %w", *modelPath, err)
 	}
-	exs, _, err := classifier.ReadCorpusFile(*data)
+	exs, _, err := training.ReadCorpusFile(*data)
 	if err != nil {
 		return fmt.Errorf("eval: read data: %w", err)
 	}
@@ -258,20 +121,20 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	out := evalOutput{Model: *modelPath, Version: m.Version(), Data: *data}
 	opts := classifier.Options{LabelMix: mix}
-	preds, err := classifier.PredictWith(m, exs, opts)
+	preds, err := training.PredictWith(m, exs, opts)
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
-	out.Report = classifier.Evaluate(m.Labels(), preds)
+	out.Report = training.Evaluate(m.Labels(), preds)
 	if *long > 0 {
-		docs := classifier.LongDocuments(exs, m.Labels(), *long)
-		longPreds, err := classifier.PredictWith(m, docs, opts)
+		docs := training.LongDocuments(exs, m.Labels(), *long)
+		longPreds, err := training.PredictWith(m, docs, opts)
 		if err != nil {
 			return fmt.Errorf("eval: %w", err)
 		}
-		lr := classifier.Evaluate(m.Labels(), longPreds)
+		lr := training.Evaluate(m.Labels(), longPreds)
 		out.Long = &lr
-		out.LongBySize = bySize(m.Labels(), docs, longPreds)
+		out.LongBySize = training.LongBySize(m.Labels(), docs, longPreds)
 	}
 	if *plotPath != "" {
 		title := fmt.Sprintf("%s (version %s) on %s", filepath.Base(*modelPath), m.Version(), filepath.Base(*data))
@@ -306,7 +169,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // printErrors lists the n most confident mistakes: the documents whose labels most deserve a
 // second look, in the corpus or in the model.
-func printErrors(w io.Writer, exs []classifier.Example, preds []classifier.Prediction, n int) {
+func printErrors(w io.Writer, exs []training.Example, preds []training.Prediction, n int) {
 	var wrong []int
 	for i, p := range preds {
 		if p.Label != p.Predicted {
@@ -324,7 +187,7 @@ func printErrors(w io.Writer, exs []classifier.Example, preds []classifier.Predi
 	}
 }
 
-func writePlot(path string, r classifier.Report, title string) error {
+func writePlot(path string, r training.Report, title string) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err

@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/topicd/topicd/classifier"
+	"github.com/topicd/topicd/classifier/training"
 )
 
 // writeCorpus writes a small JSONL corpus whose labels are told apart by their vocabulary, with
@@ -27,7 +30,7 @@ func writeCorpus(t *testing.T) string {
 	shared := []string{"government", "said", "country", "week", "officials"}
 	var b strings.Builder
 	n := 0
-	for _, label := range classifier.DefaultLabels {
+	for _, label := range training.DefaultLabels {
 		count := 40
 		if label == "other" {
 			count = 120
@@ -219,5 +222,23 @@ func TestTrainOwnLabels(t *testing.T) {
 	var o, e bytes.Buffer
 	if err := runTrain(context.Background(), []string{"--data", corpus, "--out", model + "2", "--labels", "sport,arts", "--fallback", "arts"}, &o, &e); err == nil {
 		t.Error("train with label weights for unknown labels = nil error, want one")
+	}
+}
+
+// TestTrainDefaultsAreShipped checks that `topicctl train` without settings flags trains with the
+// shipped recipe, which the reproduction test in classifier/training rebuilds the model with.
+func TestTrainDefaultsAreShipped(t *testing.T) {
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	var s recipeFlags
+	s.register(fs)
+	if err := fs.Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.recipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := training.Shipped(); !reflect.DeepEqual(got, want) {
+		t.Errorf("recipe from the default flags = %+v, want training.Shipped() = %+v", got, want)
 	}
 }

@@ -14,7 +14,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
-	"github.com/topicd/topicd/classifier"
+	"github.com/topicd/topicd/classifier/training"
 	"github.com/topicd/topicd/models"
 	topicdv1 "github.com/topicd/topicd/proto/topicd/v1"
 )
@@ -151,11 +151,11 @@ func TestReloadOnSIGHUP(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var ex []classifier.Example
-	for i, l := range classifier.DefaultLabels {
-		ex = append(ex, classifier.Example{ID: fmt.Sprint(i), Label: l, Text: l + " words for a tiny model"})
+	var ex []training.Example
+	for i, l := range training.DefaultLabels {
+		ex = append(ex, training.Example{ID: fmt.Sprint(i), Label: l, Text: l + " words for a tiny model"})
 	}
-	m, err := classifier.Train(ex, classifier.TrainConfig{})
+	m, err := training.Train(ex, training.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,7 @@ def load(path):
 
 
 def split_newest(rows, fraction):
-    """Mirror of classifier.SplitNewest."""
+    """Mirror of training.SplitNewest (classifier/training)."""
     by_label = {}
     for i, r in enumerate(rows):
         by_label.setdefault(r["label"], []).append(i)

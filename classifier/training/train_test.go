@@ -1,10 +1,12 @@
-package classifier
+package training
 
 import (
 	"bytes"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/topicd/topicd/classifier"
 )
 
 var diplomacyExamples = []Example{
@@ -17,27 +19,40 @@ var diplomacyExamples = []Example{
 
 // TestCountsAreGoml checks that the compiled model holds exactly goml's counts, short terms
 // included, which goml would have dropped without the key padding.
+func encode(t testing.TB, m *classifier.Model) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := m.Encode(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
 func TestCountsAreGoml(t *testing.T) {
-	for _, cfg := range []TokenizerConfig{{}, {Bigrams: true}} {
-		m, nb, err := train(diplomacyExamples, TrainConfig{Tokenizer: cfg})
+	for _, cfg := range []classifier.TokenizerConfig{{}, {Bigrams: true}} {
+		p, nb, err := count(diplomacyExamples, Config{Tokenizer: cfg})
 		if err != nil {
 			t.Fatal(err)
 		}
-		k := len(m.labels)
-		if !slices.Equal(m.docs, nb.Count) {
-			t.Errorf("documents per label = %v, goml counted %v", m.docs, nb.Count)
+		m, err := classifier.New(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts, labels := m.Counts(), m.Labels()
+		k := len(labels)
+		if !slices.Equal(counts.Documents, nb.Count) {
+			t.Errorf("documents per label = %v, goml counted %v", counts.Documents, nb.Count)
 		}
 		var terms []string
-		for i := 0; i < len(m.offsets)-1; i++ {
-			term := string(m.arena[m.offsets[i]:m.offsets[i+1]])
+		for i, term := range counts.Terms {
 			terms = append(terms, term)
 			w, ok := nb.Words.Get(gomlKey(term))
 			if !ok {
 				t.Fatalf("term %q is not in goml's vocabulary", term)
 			}
 			for c := 0; c < k; c++ {
-				if uint64(m.counts[i*k+c]) != w.Count[c] {
-					t.Errorf("count(%q, %s) = %d, goml has %d", term, m.labels[c], m.counts[i*k+c], w.Count[c])
+				if uint64(counts.PerLabel[i*k+c]) != w.Count[c] {
+					t.Errorf("count(%q, %s) = %d, goml has %d", term, labels[c], counts.PerLabel[i*k+c], w.Count[c])
 				}
 			}
 		}
@@ -50,8 +65,8 @@ func TestCountsAreGoml(t *testing.T) {
 			}
 		}
 		i := slices.Index(terms, "eu")
-		if i >= 0 && m.counts[i*k+2] != 3 {
-			t.Errorf("count(eu, diplomacy) = %d, want 3 (title and text)", m.counts[i*k+2])
+		if i >= 0 && counts.PerLabel[i*k+2] != 3 {
+			t.Errorf("count(eu, diplomacy) = %d, want 3 (title and text)", counts.PerLabel[i*k+2])
 		}
 	}
 }
@@ -62,7 +77,7 @@ func TestTrainSettings(t *testing.T) {
 		many = append(many, Example{ID: "o", Label: "other", Text: "rare" + strings.Repeat("x", i) + " common"})
 	}
 	t.Run("max docs per label", func(t *testing.T) {
-		m, err := Train(many, TrainConfig{MaxDocsPerLabel: 3})
+		m, err := Train(many, Config{MaxDocsPerLabel: 3})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,18 +86,18 @@ func TestTrainSettings(t *testing.T) {
 		}
 	})
 	t.Run("min term count", func(t *testing.T) {
-		m, err := Train(many, TrainConfig{MinTermCount: 2})
+		m, err := Train(many, Config{MinTermCount: 2})
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i := 0; i < len(m.offsets)-1; i++ {
-			if term := string(m.arena[m.offsets[i]:m.offsets[i+1]]); strings.HasPrefix(term, "rare") {
+		for _, term := range m.Counts().Terms {
+			if strings.HasPrefix(term, "rare") {
 				t.Errorf("term %q seen once survived MinTermCount 2", term)
 			}
 		}
 	})
 	t.Run("reproducible bytes", func(t *testing.T) {
-		cfg := TrainConfig{Tokenizer: TokenizerConfig{Bigrams: true, DropStopWords: true}, Scoring: ScoringConfig{Variant: Complement}}
+		cfg := Config{Tokenizer: classifier.TokenizerConfig{Bigrams: true, DropStopWords: true}, Scoring: classifier.ScoringConfig{Variant: classifier.Complement}}
 		a, err := Train(many, cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -98,14 +113,14 @@ func TestTrainSettings(t *testing.T) {
 	errCases := []struct {
 		name string
 		ex   []Example
-		cfg  TrainConfig
+		cfg  Config
 	}{
-		{"unknown label", []Example{{ID: "x", Label: "sports", Text: "goal"}}, TrainConfig{}},
-		{"fallback not a label", diplomacyExamples, TrainConfig{Labels: []string{"a", "b"}}},
-		{"label without documents", diplomacyExamples[:3], TrainConfig{}},
-		{"invalid utf-8", []Example{{ID: "x", Label: "other", Text: "\xff"}}, TrainConfig{}},
-		{"bad tokenizer", diplomacyExamples, TrainConfig{Tokenizer: TokenizerConfig{MinLength: -1}}},
-		{"bad smoothing", diplomacyExamples, TrainConfig{Scoring: ScoringConfig{Alpha: -1}}},
+		{"unknown label", []Example{{ID: "x", Label: "sports", Text: "goal"}}, Config{}},
+		{"fallback not a label", diplomacyExamples, Config{Labels: []string{"a", "b"}}},
+		{"label without documents", diplomacyExamples[:3], Config{}},
+		{"invalid utf-8", []Example{{ID: "x", Label: "other", Text: "\xff"}}, Config{}},
+		{"bad tokenizer", diplomacyExamples, Config{Tokenizer: classifier.TokenizerConfig{MinLength: -1}}},
+		{"bad smoothing", diplomacyExamples, Config{Scoring: classifier.ScoringConfig{Alpha: -1}}},
 	}
 	for _, tt := range errCases {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,16 +1,18 @@
-package classifier
+package training
 
 import (
 	"errors"
 	"fmt"
 	"math"
 	"testing"
+
+	"github.com/topicd/topicd/classifier"
 )
 
 // synthetic draws samples whose true confidences are softmax(scores/trueT + trueBias): each
 // sample's label is chosen by a deterministic low-discrepancy sequence against those
 // probabilities, so the fit should recover trueT (and the biases) closely.
-func synthetic(n int, truth Calibration) []CalibrationSample {
+func synthetic(n int, truth classifier.Calibration) []CalibrationSample {
 	trueBias := truth.Bias
 	k := len(trueBias)
 	var out []CalibrationSample
@@ -41,17 +43,17 @@ func synthetic(n int, truth Calibration) []CalibrationSample {
 func TestFitCalibration(t *testing.T) {
 	tests := []struct {
 		name  string
-		truth Calibration
+		truth classifier.Calibration
 		fit   CalibrationFit
 	}{
-		{"over-confident scores", Calibration{Temperature: 3, Bias: []float64{0, 0, 0}}, CalibrationFit{}},
-		{"under-confident scores", Calibration{Temperature: 0.5, Bias: []float64{0, 0, 0, 0}}, CalibrationFit{}},
-		{"temperature and bias", Calibration{Temperature: 2, Bias: []float64{0.8, -0.3, -0.5}}, CalibrationFit{Bias: true}},
-		{"temperature and length", Calibration{Temperature: 1.5, LengthSlope: 0.4, Bias: []float64{0, 0, 0}}, CalibrationFit{Length: true}},
-		{"no length effect", Calibration{Temperature: 1.5, LengthSlope: 0, Bias: []float64{0, 0, 0}}, CalibrationFit{Length: true}},
-		{"temperature and power", Calibration{Temperature: 0.8, LengthPower: 0.5, Bias: []float64{0, 0, 0}}, CalibrationFit{Power: true}},
-		{"power and bias", Calibration{Temperature: 0.5, LengthPower: 0.7, Bias: []float64{-0.6, 0.2, 0.4}}, CalibrationFit{Power: true, Bias: true}},
-		{"no power effect", Calibration{Temperature: 2, Bias: []float64{0, 0, 0, 0}}, CalibrationFit{Power: true}},
+		{"over-confident scores", classifier.Calibration{Temperature: 3, Bias: []float64{0, 0, 0}}, CalibrationFit{}},
+		{"under-confident scores", classifier.Calibration{Temperature: 0.5, Bias: []float64{0, 0, 0, 0}}, CalibrationFit{}},
+		{"temperature and bias", classifier.Calibration{Temperature: 2, Bias: []float64{0.8, -0.3, -0.5}}, CalibrationFit{Bias: true}},
+		{"temperature and length", classifier.Calibration{Temperature: 1.5, LengthSlope: 0.4, Bias: []float64{0, 0, 0}}, CalibrationFit{Length: true}},
+		{"no length effect", classifier.Calibration{Temperature: 1.5, LengthSlope: 0, Bias: []float64{0, 0, 0}}, CalibrationFit{Length: true}},
+		{"temperature and power", classifier.Calibration{Temperature: 0.8, LengthPower: 0.5, Bias: []float64{0, 0, 0}}, CalibrationFit{Power: true}},
+		{"power and bias", classifier.Calibration{Temperature: 0.5, LengthPower: 0.7, Bias: []float64{-0.6, 0.2, 0.4}}, CalibrationFit{Power: true, Bias: true}},
+		{"no power effect", classifier.Calibration{Temperature: 2, Bias: []float64{0, 0, 0, 0}}, CalibrationFit{Power: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -125,43 +127,6 @@ func TestFitCalibrationErrors(t *testing.T) {
 	}
 }
 
-func TestTemperatureFor(t *testing.T) {
-	tests := []struct {
-		name  string
-		cal   Calibration
-		known int
-		want  float64
-	}{
-		{"zero value", Calibration{}, 100, 1},
-		{"constant", Calibration{Temperature: 2.5}, 100, 2.5},
-		{"logarithmic", Calibration{Temperature: 2, LengthSlope: 0.5}, 99, 2 * (1 + 0.5*math.Log(100))},
-		{"power, short document", Calibration{Temperature: 0.5, LengthPower: 0.5}, 15, 0.5 * 4},
-		{"power, long document", Calibration{Temperature: 0.5, LengthPower: 0.5}, 9999, 0.5 * 100},
-		{"power one", Calibration{Temperature: 0.1, LengthPower: 1}, 299, 0.1 * 300},
-		{"no known terms", Calibration{Temperature: 0.5, LengthPower: 0.5}, 0, 0.5},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.cal.TemperatureFor(tt.known); math.Abs(got-tt.want) > 1e-9*tt.want {
-				t.Errorf("%+v.TemperatureFor(%d) = %v, want %v", tt.cal, tt.known, got, tt.want)
-			}
-		})
-	}
-}
-
-func TestCalibrationValidate(t *testing.T) {
-	for _, p := range []float64{-0.1, 1.5, math.NaN(), math.Inf(1)} {
-		if err := (Calibration{LengthPower: p}).validate(4); err == nil {
-			t.Errorf("Calibration{LengthPower: %v}.validate = nil, want an error", p)
-		}
-	}
-	for _, p := range []float64{0, 0.5, 1} {
-		if err := (Calibration{LengthPower: p}).validate(4); err != nil {
-			t.Errorf("Calibration{LengthPower: %v}.validate = %v, want nil", p, err)
-		}
-	}
-}
-
 func TestOutOfFoldSamples(t *testing.T) {
 	words := map[string][]string{
 		"cybersecurity": {"hackers", "malware", "breach"},
@@ -176,7 +141,7 @@ func TestOutOfFoldSamples(t *testing.T) {
 			exs = append(exs, Example{ID: fmt.Sprintf("%s-%d", l, i), Label: l, Text: fmt.Sprintf("%s %s news %s", w[i%3], w[(i+1)%3], w[(i+2)%3])})
 		}
 	}
-	short, long, err := OutOfFoldSamples(exs, TrainConfig{}, 4, 2)
+	short, long, err := OutOfFoldSamples(exs, Config{}, 4, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +171,7 @@ func TestOutOfFoldSamples(t *testing.T) {
 			t.Errorf("long sample has %d known tokens, want at least 3 rows' worth", s.KnownTokens)
 		}
 	}
-	if _, _, err := OutOfFoldSamples(exs, TrainConfig{}, 1, 0); err == nil {
+	if _, _, err := OutOfFoldSamples(exs, Config{}, 1, 0); err == nil {
 		t.Error("OutOfFoldSamples(k=1) = nil error, want one")
 	}
 }

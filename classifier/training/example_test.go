@@ -1,19 +1,20 @@
-package classifier_test
+package training_test
 
 import (
 	"fmt"
 
 	"github.com/topicd/topicd/classifier"
+	"github.com/topicd/topicd/classifier/training"
 )
 
 func ExampleTrain() {
-	examples := []classifier.Example{
+	examples := []training.Example{
 		{ID: "1", Label: "cybersecurity", Text: "Hackers breached the ministry's servers with ransomware."},
 		{ID: "2", Label: "migration", Text: "Asylum seekers crossed the border into the country."},
 		{ID: "3", Label: "diplomacy", Text: "The foreign ministers signed a treaty at the summit."},
 		{ID: "4", Label: "other", Text: "The home team won the cup final."},
 	}
-	m, err := classifier.Train(examples, classifier.TrainConfig{
+	m, err := training.Train(examples, training.Config{
 		Tokenizer: classifier.TokenizerConfig{DropStopWords: true},
 		Scoring:   classifier.ScoringConfig{Variant: classifier.Complement, Priors: classifier.PriorsUniform},
 	})

@@ -1,4 +1,4 @@
-package classifier
+package training
 
 import (
 	"fmt"
@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/topicd/topicd/classifier"
 )
 
 // ReliabilityBins is how many equal-width confidence bins the expected calibration error and the
@@ -34,7 +36,7 @@ type ReliabilityBin struct {
 // Report is a full evaluation: the summary stored in model files plus the confusion matrix and the
 // reliability table that `topicctl eval` prints and plots.
 type Report struct {
-	Evaluation
+	classifier.Evaluation
 	// Confusion[i][j] counts documents of label Labels[i].Label predicted as Labels[j].Label.
 	Confusion [][]int
 	// Reliability has ReliabilityBins equal-width bins over [0, 1].
@@ -92,7 +94,7 @@ func Evaluate(labels []string, preds []Prediction) Report {
 			support += conf[i][j]
 			predicted += conf[j][i]
 		}
-		m := LabelMetrics{Label: l, Support: support}
+		m := classifier.LabelMetrics{Label: l, Support: support}
 		if predicted > 0 {
 			m.Precision = float64(tp) / float64(predicted)
 		}
@@ -120,13 +122,13 @@ func Evaluate(labels []string, preds []Prediction) Report {
 }
 
 // Label returns the metrics of one label, and false when the report has no such label.
-func (r Report) Label(label string) (LabelMetrics, bool) {
+func (r Report) Label(label string) (classifier.LabelMetrics, bool) {
 	for _, m := range r.Labels {
 		if m.Label == label {
 			return m, true
 		}
 	}
-	return LabelMetrics{}, false
+	return classifier.LabelMetrics{}, false
 }
 
 func reliability(preds []Prediction) []ReliabilityBin {
@@ -157,7 +159,7 @@ func reliability(preds []Prediction) []ReliabilityBin {
 // evaluates the predictions in the model's label order. An example whose label the model does not
 // know counts as an error of every prediction made for it. Examples that cannot be classified
 // (empty text) fail the evaluation.
-func EvaluateModel(m *Model, examples []Example) (Report, error) {
+func EvaluateModel(m *classifier.Model, examples []Example) (Report, error) {
 	preds, err := Predict(m, examples)
 	if err != nil {
 		return Report{}, err
@@ -167,12 +169,12 @@ func EvaluateModel(m *Model, examples []Example) (Report, error) {
 
 // Predict classifies every example with m (default Options) and pairs each result with the
 // example's true label, for Evaluate; k-fold validation pools the predictions of its folds.
-func Predict(m *Model, examples []Example) ([]Prediction, error) {
-	return PredictWith(m, examples, Options{})
+func Predict(m *classifier.Model, examples []Example) ([]Prediction, error) {
+	return PredictWith(m, examples, classifier.Options{})
 }
 
 // PredictWith is Predict with options, such as a label mix to evaluate under.
-func PredictWith(m *Model, examples []Example, opts Options) ([]Prediction, error) {
+func PredictWith(m *classifier.Model, examples []Example, opts classifier.Options) ([]Prediction, error) {
 	opts, err := m.PrepareOptions(opts)
 	if err != nil {
 		return nil, err
@@ -241,4 +243,39 @@ func LongDocumentParts(id string) (int, bool) {
 		return 0, false
 	}
 	return n, true
+}
+
+// SizeGroup is how the long documents of one size range fared.
+type SizeGroup struct {
+	MinParts, MaxParts       int
+	Documents                int
+	Accuracy                 float64
+	MeanConfidence           float64
+	ExpectedCalibrationError float64
+}
+
+// sizeGroups are the ranges LongBySize reports: short, middling and article-length joins.
+var sizeGroups = [][2]int{{3, 10}, {11, 20}, {21, 30}}
+
+// LongBySize scores LongDocuments documents by how many rows they join (3-10, 11-20, 21-30),
+// leaving out empty ranges; preds[i] is the prediction for long[i].
+func LongBySize(labels []string, long []Example, preds []Prediction) []SizeGroup {
+	var out []SizeGroup
+	for _, g := range sizeGroups {
+		var sel []Prediction
+		var conf float64
+		for i, ex := range long {
+			if n, ok := LongDocumentParts(ex.ID); ok && n >= g[0] && n <= g[1] {
+				sel = append(sel, preds[i])
+				conf += preds[i].Confidence
+			}
+		}
+		if len(sel) == 0 {
+			continue
+		}
+		r := Evaluate(labels, sel)
+		out = append(out, SizeGroup{MinParts: g[0], MaxParts: g[1], Documents: len(sel), Accuracy: r.Accuracy,
+			MeanConfidence: conf / float64(len(sel)), ExpectedCalibrationError: r.ExpectedCalibrationError})
+	}
+	return out
 }

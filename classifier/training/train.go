@@ -1,4 +1,4 @@
-package classifier
+package training
 
 import (
 	"fmt"
@@ -13,12 +13,14 @@ import (
 
 	"github.com/cdipaolo/goml/base"
 	"github.com/cdipaolo/goml/text"
+
+	"github.com/topicd/topicd/classifier"
 )
 
-// DefaultLabels are the labels Train uses when TrainConfig.Labels is empty.
+// DefaultLabels are the labels Train uses when Config.Labels is empty.
 var DefaultLabels = []string{"cybersecurity", "migration", "diplomacy", "other"}
 
-// DefaultFallbackLabel is the fallback label when TrainConfig.Fallback is empty.
+// DefaultFallbackLabel is the fallback label when Config.Fallback is empty.
 const DefaultFallbackLabel = "other"
 
 // Example is one labelled training document.
@@ -31,19 +33,22 @@ type Example struct {
 	Text        string
 }
 
-// TrainConfig sets up Train. The zero value trains a multinomial model on DefaultLabels with the
-// zero TokenizerConfig, every document and every term.
-type TrainConfig struct {
+// maxLabels is goml's limit: it numbers classes with a uint8.
+const maxLabels = 255
+
+// Config sets up Train. The zero value trains a multinomial model on DefaultLabels with the
+// zero classifier.TokenizerConfig, every document and every term.
+type Config struct {
 	// Labels in model order; empty means DefaultLabels. Every example's label must be one.
 	Labels []string
 	// Fallback is the label returned when Classify abstains; empty means DefaultFallbackLabel,
 	// which must then be among Labels.
 	Fallback  string
-	Tokenizer TokenizerConfig
-	Scoring   ScoringConfig
-	// Calibration to store in the model; fit it on held-out data and set it with
-	// Model.WithCalibration when it is not known in advance.
-	Calibration Calibration
+	Tokenizer classifier.TokenizerConfig
+	Scoring   classifier.ScoringConfig
+	// Calibration to store in the model; fit it on held-out data (FitCalibration) and set it
+	// with Model.WithCalibration when it is not known in advance.
+	Calibration classifier.Calibration
 	// MaxDocsPerLabel, when positive, keeps at most that many documents of each label, spread
 	// evenly over the label's examples in input order (deterministic).
 	MaxDocsPerLabel int
@@ -77,7 +82,7 @@ func termOf(key string) string { return strings.TrimRight(key, "\x00") }
 // gomlTokenizer adapts the project's tokenizer to goml's Tokenizer interface and, when vocab is
 // not nil, remembers every key it produced, since goml offers no way to list its vocabulary.
 type gomlTokenizer struct {
-	cfg   TokenizerConfig
+	cfg   classifier.TokenizerConfig
 	vocab map[string]struct{}
 }
 
@@ -85,7 +90,7 @@ type gomlTokenizer struct {
 func (g *gomlTokenizer) Tokenize(s string) []string {
 	var out []string
 	g.cfg.Tokenize(s, func(term []byte) {
-		if len(term) > maxTermBytes {
+		if len(term) > classifier.MaxTermBytes {
 			return
 		}
 		k := gomlKey(string(term))
@@ -102,15 +107,21 @@ func (g *gomlTokenizer) Tokenize(s string) []string {
 func keepNothingOut(rune) bool { return false }
 
 // Train learns a model from examples. The counts are learned by goml's text.NaiveBayes through
-// OnlineLearn, fed by the project's tokenizer; the result is compiled for scoring. The same
-// examples and config always give a model with the same bytes.
-func Train(examples []Example, cfg TrainConfig) (*Model, error) {
-	m, _, err := train(examples, cfg)
-	return m, err
+// OnlineLearn, fed by the project's tokenizer, and compiled for scoring by classifier.New. goml's
+// own Predict and Probability are never used to score: Predict does not normalise by a label's
+// token total and Probability underflows on ordinary articles. The same examples and config
+// always give a model with the same bytes.
+func Train(examples []Example, cfg Config) (*classifier.Model, error) {
+	p, _, err := count(examples, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return classifier.New(p)
 }
 
-// train is Train that also returns goml's model, for tests that compare counts.
-func train(examples []Example, cfg TrainConfig) (*Model, *text.NaiveBayes, error) {
+// count learns the parts of a model; it also returns goml's model, for tests that compare counts.
+func count(examples []Example, cfg Config) (classifier.Parts, *text.NaiveBayes, error) {
+	var none classifier.Parts
 	labels := cfg.Labels
 	if len(labels) == 0 {
 		labels = DefaultLabels
@@ -120,15 +131,11 @@ func train(examples []Example, cfg TrainConfig) (*Model, *text.NaiveBayes, error
 	if fallback == "" {
 		fallback = DefaultFallbackLabel
 	}
-	fb := slices.Index(labels, fallback)
-	if fb < 0 {
-		return nil, nil, fmt.Errorf("fallback label %q is not one of the labels %v", fallback, labels)
+	if !slices.Contains(labels, fallback) {
+		return none, nil, fmt.Errorf("fallback label %q is not one of the labels %v", fallback, labels)
 	}
 	if len(labels) < 2 || len(labels) > maxLabels {
-		return nil, nil, fmt.Errorf("%d labels, want 2 to %d", len(labels), maxLabels)
-	}
-	if err := cfg.Tokenizer.validate(); err != nil {
-		return nil, nil, err
+		return none, nil, fmt.Errorf("%d labels, want 2 to %d", len(labels), maxLabels)
 	}
 	index := make(map[string]int, len(labels))
 	for i, l := range labels {
@@ -138,10 +145,10 @@ func train(examples []Example, cfg TrainConfig) (*Model, *text.NaiveBayes, error
 	for _, ex := range examples {
 		c, ok := index[ex.Label]
 		if !ok {
-			return nil, nil, fmt.Errorf("example %q: label %q is not one of %v", ex.ID, ex.Label, labels)
+			return none, nil, fmt.Errorf("example %q: label %q is not one of %v", ex.ID, ex.Label, labels)
 		}
 		if !utf8.ValidString(ex.Title) || !utf8.ValidString(ex.Text) {
-			return nil, nil, fmt.Errorf("example %q: %w", ex.ID, ErrInvalidUTF8)
+			return none, nil, fmt.Errorf("example %q: %w", ex.ID, classifier.ErrInvalidUTF8)
 		}
 		perLabel[c]++
 	}
@@ -184,7 +191,7 @@ func train(examples []Example, cfg TrainConfig) (*Model, *text.NaiveBayes, error
 	}
 	close(stream)
 	if err := <-done; err != nil {
-		return nil, nil, fmt.Errorf("goml training: %v", err)
+		return none, nil, fmt.Errorf("goml training: %v", err)
 	}
 
 	k := len(labels)
@@ -195,35 +202,23 @@ func train(examples []Example, cfg TrainConfig) (*Model, *text.NaiveBayes, error
 	}
 	// Padding changes the order of short terms; the file wants byte order.
 	slices.Sort(terms)
-	m := &Model{
-		labels:    labels,
-		fallback:  fb,
-		tokenizer: cfg.Tokenizer,
-		scoring:   cfg.Scoring.clone(),
-		cal:       cfg.Calibration.clone(),
-		license:   cfg.License,
-		docs:      slices.Clone(nb.Count),
-		offsets:   []uint32{0},
-	}
-	var arena []byte
+	c := classifier.Counts{Documents: slices.Clone(nb.Count)}
 	for _, t := range terms {
 		w, ok := nb.Words.Get(gomlKey(t))
 		if !ok || len(w.Count) != k {
-			return nil, nil, fmt.Errorf("goml lost the term %q", t)
+			return none, nil, fmt.Errorf("goml lost the term %q", t)
 		}
 		if w.Seen < uint64(cfg.MinTermCount) {
 			continue
 		}
 		for _, n := range w.Count {
 			if n > math.MaxUint32 {
-				return nil, nil, fmt.Errorf("term %q: count %d too large", t, n)
+				return none, nil, fmt.Errorf("term %q: count %d too large", t, n)
 			}
-			m.counts = append(m.counts, uint32(n))
+			c.PerLabel = append(c.PerLabel, uint32(n))
 		}
-		arena = append(arena, t...)
-		m.offsets = append(m.offsets, uint32(len(arena)))
+		c.Terms = append(c.Terms, t)
 	}
-	m.arena = slices.Clip(arena)
 
 	settings := map[string]string{
 		"tokenizer.min_length":      strconv.Itoa(cfg.Tokenizer.MinLength),
@@ -235,15 +230,20 @@ func train(examples []Example, cfg TrainConfig) (*Model, *text.NaiveBayes, error
 		"train.examples":            strconv.Itoa(len(examples)),
 	}
 	maps.Copy(settings, cfg.Settings)
-	m.prov = Provenance{
-		Corpus:       cfg.Corpus,
-		CorpusSHA256: cfg.CorpusSHA256,
-		TrainedAt:    cfg.TrainedAt,
-		Settings:     settings,
+	p := classifier.Parts{
+		Labels:      labels,
+		Fallback:    fallback,
+		Tokenizer:   cfg.Tokenizer,
+		Scoring:     cfg.Scoring,
+		Calibration: cfg.Calibration,
+		Counts:      c,
+		Provenance: classifier.Provenance{
+			Corpus:       cfg.Corpus,
+			CorpusSHA256: cfg.CorpusSHA256,
+			TrainedAt:    cfg.TrainedAt,
+			Settings:     settings,
+		},
+		License: cfg.License,
 	}
-	m, err := m.finish()
-	if err != nil {
-		return nil, nil, err
-	}
-	return m, nb, nil
+	return p, nb, nil
 }

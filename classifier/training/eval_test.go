@@ -1,4 +1,4 @@
-package classifier
+package training
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/topicd/topicd/classifier"
 )
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
@@ -26,10 +28,10 @@ func TestEvaluateHandComputed(t *testing.T) {
 	if r.Documents != 6 || !near(r.Accuracy, 4.0/6) {
 		t.Errorf("Documents, Accuracy = %d, %v, want 6, %v", r.Documents, r.Accuracy, 4.0/6)
 	}
-	want := []LabelMetrics{
-		{"a", 2.0 / 3, 2.0 / 3, 2.0 / 3, 3},
-		{"b", 0.5, 0.5, 0.5, 2},
-		{"c", 1, 1, 1, 1},
+	want := []classifier.LabelMetrics{
+		{Label: "a", Precision: 2.0 / 3, Recall: 2.0 / 3, F1: 2.0 / 3, Support: 3},
+		{Label: "b", Precision: 0.5, Recall: 0.5, F1: 0.5, Support: 2},
+		{Label: "c", Precision: 1, Recall: 1, F1: 1, Support: 1},
 	}
 	for i, w := range want {
 		g := r.Labels[i]

@@ -1,10 +1,12 @@
-package classifier
+package training
 
 import (
 	"errors"
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/topicd/topicd/classifier"
 )
 
 // CalibrationSample is one held-out document as calibration fitting sees it: the model's raw,
@@ -42,37 +44,37 @@ const maxLengthSlope = 4
 var ErrNoCalibrationData = errors.New("calibration: no samples")
 
 // FitCalibration fits the Calibration that minimises the weighted mean negative log-likelihood
-// of the true labels (see Calibration for the formula). For a fixed length slope the loss is
+// of the true labels (see classifier.Calibration for the formula). For a fixed length slope the loss is
 // convex in (1/Temperature, Bias), so a damped Newton method finds that optimum; the slope, when
 // fitted, is found by golden-section search over [0, 4] around it (the power over [0, 1]). The
 // result is deterministic.
 //
 // Fitting on the rows a model trained on would make it look surer than it is: pass scores of
 // documents the model did not see (a held-out split or out-of-fold scores).
-func FitCalibration(samples []CalibrationSample, fit CalibrationFit) (Calibration, error) {
+func FitCalibration(samples []CalibrationSample, fit CalibrationFit) (classifier.Calibration, error) {
 	if len(samples) == 0 {
-		return Calibration{}, ErrNoCalibrationData
+		return classifier.Calibration{}, ErrNoCalibrationData
 	}
 	if fit.Length && fit.Power {
-		return Calibration{}, errors.New("calibration: fit the length slope or the length power, not both")
+		return classifier.Calibration{}, errors.New("calibration: fit the length slope or the length power, not both")
 	}
 	k := len(samples[0].Scores)
 	for i, s := range samples {
 		if len(s.Scores) != k || s.Label < 0 || s.Label >= k {
-			return Calibration{}, fmt.Errorf("calibration: sample %d has %d scores and label %d, want %d scores", i, len(s.Scores), s.Label, k)
+			return classifier.Calibration{}, fmt.Errorf("calibration: sample %d has %d scores and label %d, want %d scores", i, len(s.Scores), s.Label, k)
 		}
 		if s.Weight < 0 || math.IsNaN(s.Weight) || math.IsInf(s.Weight, 0) {
-			return Calibration{}, fmt.Errorf("calibration: sample %d has weight %v", i, s.Weight)
+			return classifier.Calibration{}, fmt.Errorf("calibration: sample %d has weight %v", i, s.Weight)
 		}
 		for _, v := range s.Scores {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return Calibration{}, fmt.Errorf("calibration: sample %d has a non-finite score", i)
+				return classifier.Calibration{}, fmt.Errorf("calibration: sample %d has a non-finite score", i)
 			}
 		}
 	}
 	// at fits the temperature and biases for a fixed length term x: the slope, or the power.
-	at := func(x float64) (Calibration, float64) {
-		shape := Calibration{Temperature: 1}
+	at := func(x float64) (classifier.Calibration, float64) {
+		shape := classifier.Calibration{Temperature: 1}
 		if fit.Power {
 			shape.LengthPower = x
 		} else {
@@ -88,7 +90,7 @@ func FitCalibration(samples []CalibrationSample, fit CalibrationFit) (Calibratio
 			}
 		}
 		t, bias := fitScaled(scaled, fit.Bias)
-		c := Calibration{Temperature: t, LengthSlope: shape.LengthSlope, LengthPower: shape.LengthPower, Bias: bias}
+		c := classifier.Calibration{Temperature: t, LengthSlope: shape.LengthSlope, LengthPower: shape.LengthPower, Bias: bias}
 		return c, CalibratedNLL(samples, c)
 	}
 	if !fit.Length && !fit.Power {
@@ -189,7 +191,7 @@ func fitScaled(samples []CalibrationSample, withBias bool) (temperature float64,
 
 // CalibratedNLL is the weighted mean negative log-likelihood of the true labels under c. It
 // measures a calibration on data, for example long documents it was not fitted on.
-func CalibratedNLL(samples []CalibrationSample, c Calibration) float64 {
+func CalibratedNLL(samples []CalibrationSample, c classifier.Calibration) float64 {
 	var total, weights float64
 	var p []float64
 	for _, s := range samples {
@@ -329,7 +331,7 @@ func solve(a [][]float64, b []float64) ([]float64, bool) {
 // perLabelLong long documents per label and fold (LongDocuments over the held-out fold), so the
 // length term has documents of article length to learn from. Labels are indices into the labels
 // the trained models have.
-func OutOfFoldSamples(examples []Example, cfg TrainConfig, k, perLabelLong int) (short, long []CalibrationSample, err error) {
+func OutOfFoldSamples(examples []Example, cfg Config, k, perLabelLong int) (short, long []CalibrationSample, err error) {
 	ids := make([]string, len(examples))
 	labels := make([]string, len(examples))
 	for i, ex := range examples {
@@ -339,7 +341,7 @@ func OutOfFoldSamples(examples []Example, cfg TrainConfig, k, perLabelLong int) 
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg.Calibration = Calibration{}
+	cfg.Calibration = classifier.Calibration{}
 	pick := func(idx []int) []Example {
 		out := make([]Example, len(idx))
 		for i, j := range idx {
@@ -355,9 +357,9 @@ func OutOfFoldSamples(examples []Example, cfg TrainConfig, k, perLabelLong int) 
 		heldEx := pick(held)
 		add := func(dst []CalibrationSample, exs []Example) ([]CalibrationSample, error) {
 			for _, ex := range exs {
-				c := slices.Index(m.labels, ex.Label)
+				c := slices.Index(m.Labels(), ex.Label)
 				if c < 0 {
-					return nil, fmt.Errorf("calibration: example %q has label %q, not one of %v", ex.ID, ex.Label, m.labels)
+					return nil, fmt.Errorf("calibration: example %q has label %q, not one of %v", ex.ID, ex.Label, m.Labels())
 				}
 				scores, st := m.LogScores(nil, ex.Title, ex.Text)
 				dst = append(dst, CalibrationSample{Scores: scores, Label: c, KnownTokens: st.KnownTokens})
@@ -367,7 +369,7 @@ func OutOfFoldSamples(examples []Example, cfg TrainConfig, k, perLabelLong int) 
 		if short, err = add(short, heldEx); err != nil {
 			return nil, nil, err
 		}
-		if long, err = add(long, LongDocuments(heldEx, m.labels, perLabelLong)); err != nil {
+		if long, err = add(long, LongDocuments(heldEx, m.Labels(), perLabelLong)); err != nil {
 			return nil, nil, err
 		}
 	}
