@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	topicdv1 "github.com/topicd/topicd/proto/topicd/v1"
@@ -57,6 +56,16 @@ type BatchConfig struct {
 	// spreads streams over replicas that were not ready when the job began or that came back
 	// later. Default 2000.
 	StreamDocuments int
+	// MaxDocumentBytes bounds len(title)+len(text) of a plain-text document, as the server's
+	// --max-document-bytes does: a larger document gets INVALID_ARGUMENT at once, without being
+	// sent. Default 1 MiB, topicd's default. HTML documents have a limit of their own, which the
+	// server checks per document.
+	MaxDocumentBytes int
+	// MaxChunkBytes bounds the encoded documents of one ClassifyBatch call, so that chunks stay
+	// under the server's message limit. A document larger than this goes alone. Default 4 MiB,
+	// gRPC's default message limit; a server that refuses a chunk as too large anyway gets
+	// smaller ones, and a document it refuses alone gets INVALID_ARGUMENT.
+	MaxChunkBytes int
 	// MaxAttempts bounds how many times one document is sent before its Result carries the last
 	// error (UNAVAILABLE, for example). Default 10.
 	MaxAttempts int
@@ -85,6 +94,12 @@ func (cfg BatchConfig) withDefaults() BatchConfig {
 	}
 	if cfg.StreamDocuments <= 0 {
 		cfg.StreamDocuments = 2000
+	}
+	if cfg.MaxDocumentBytes <= 0 {
+		cfg.MaxDocumentBytes = 1 << 20
+	}
+	if cfg.MaxChunkBytes <= 0 {
+		cfg.MaxChunkBytes = 4 << 20
 	}
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 10
@@ -116,9 +131,11 @@ type BatchStats struct {
 
 // RunBatch classifies every document received from docs until docs is closed, and passes
 // exactly one Result per document to emit: its classification, or the error the server gave for
-// it, or, after BatchConfig.MaxAttempts failed sends, the last error. Documents whose call or
-// stream failed (a replica died, a deadline passed) are re-sent with backoff; round_robin sends
-// them to the other replicas. Document ids need not be unique.
+// it, or, after BatchConfig.MaxAttempts failed sends, the last error (Transient tells such
+// errors apart). Documents whose call or stream failed (a replica died, a deadline passed) are
+// re-sent with backoff; round_robin sends them to the other replicas. A document that cannot be
+// sent (an id, title or text that is not UTF-8, over BatchConfig.MaxDocumentBytes) gets
+// INVALID_ARGUMENT at once, without a call. Document ids need not be unique.
 //
 // emit is called from one goroutine at a time; an error from it stops the job and is returned.
 // RunBatch also stops, returning the error, when the server refuses the job as a whole (for
@@ -258,6 +275,12 @@ func (r *runner) dispatch(docs <-chan *topicdv1.Document) {
 		slab = slab[1:]
 		it.seq, it.doc = seq, doc
 		seq++
+		if err := r.check(doc); err != nil {
+			// No server would take it: its result is known without a call, and sending it
+			// would fail the whole chunk.
+			r.deliver(it, Result{Err: err})
+			continue
+		}
 		if batch == nil {
 			batch = make([]*item, 0, handOff)
 		}
@@ -444,26 +467,6 @@ func (r *runner) backoff(n int) time.Duration {
 	}
 	d = min(d, r.cfg.MaxBackoff)
 	return d/2 + rand.N(d/2+1)
-}
-
-// fatal reports whether err from a whole call means the job cannot succeed on any replica.
-func fatal(err error) bool {
-	switch status.Code(err) {
-	case codes.InvalidArgument, codes.NotFound, codes.PermissionDenied, codes.Unauthenticated,
-		codes.Unimplemented, codes.FailedPrecondition, codes.OutOfRange, codes.AlreadyExists:
-		return true
-	}
-	return false
-}
-
-// retryableItem reports whether a per-document error is the replica's fault, not the
-// document's, so the document should go to another replica.
-func retryableItem(err error) bool {
-	switch status.Code(err) {
-	case codes.Unavailable, codes.ResourceExhausted, codes.Aborted:
-		return true
-	}
-	return false
 }
 
 // sleep waits d or until the job ends.

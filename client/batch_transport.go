@@ -19,7 +19,7 @@ import (
 // chunkWorker sends chunks of documents with ClassifyBatch, one call at a time.
 func (r *runner) chunkWorker() {
 	src := r.newSource()
-	size := r.cfg.ChunkSize
+	size, budget := r.cfg.ChunkSize, r.cfg.MaxChunkBytes
 	chunk := make([]*item, 0, size)
 	docs := make([]*topicdv1.Document, 0, size)
 	fails := 0
@@ -29,10 +29,17 @@ func (r *runner) chunkWorker() {
 		if it == nil {
 			return
 		}
+		bytes := 0
 		for it != nil {
+			n := encodedSize(it.doc)
+			if len(chunk) > 0 && bytes+n > budget {
+				r.retry <- it // the next chunk's first; never blocks: it holds at most Window documents
+				break
+			}
 			chunk = append(chunk, it)
 			docs = append(docs, it.doc)
-			if len(chunk) >= size {
+			bytes += n
+			if len(chunk) >= size || bytes >= budget {
 				break
 			}
 			it = r.next(src, false, nil)
@@ -49,6 +56,19 @@ func (r *runner) chunkWorker() {
 		if err != nil {
 			if r.ctx.Err() != nil {
 				return
+			}
+			if tooLarge(err) {
+				if len(chunk) > 1 {
+					// Over the server's message limit: send fewer bytes at once.
+					budget = max(bytes/2, 1)
+					r.cfg.Logger.Warn("classify batch call too large for the server; sending smaller chunks", "documents", len(chunk), "bytes", bytes, "err", err)
+					for _, it := range chunk {
+						r.retry <- it // never blocks: it holds at most Window documents
+					}
+					continue
+				}
+				r.deliver(chunk[0], Result{Err: status.Errorf(codes.InvalidArgument, "document is too large for the server's message limit: %s", status.Convert(err).Message())})
+				continue
 			}
 			if status.Code(err) == codes.InvalidArgument && len(chunk) > 1 {
 				// Most likely more documents than this server's batch limit: split the chunk.
@@ -92,6 +112,11 @@ func (r *runner) chunkWorker() {
 			r.results <- ds
 		}
 	}
+}
+
+// encodedSize is about what d adds to a ClassifyBatch request: its strings and their tags.
+func encodedSize(d *topicdv1.Document) int {
+	return len(d.GetId()) + len(d.GetTitle()) + len(d.GetText()) + 24
 }
 
 // streamWorker runs ClassifyStream calls one after another until the job is over.
@@ -216,7 +241,7 @@ send:
 		if it == nil {
 			break
 		}
-		wire := &topicdv1.Document{Id: strconv.FormatUint(it.seq, 36), Text: it.doc.GetText(), Title: it.doc.GetTitle()}
+		wire := &topicdv1.Document{Id: strconv.FormatUint(it.seq, 36), Text: it.doc.GetText(), Title: it.doc.GetTitle(), ContentType: it.doc.GetContentType()}
 		mu.Lock()
 		if len(inflight) == 0 {
 			progress.Store(time.Now().UnixNano())
