@@ -10,14 +10,15 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/topicd/topicd/classifier"
+	"github.com/topicd/topicd/client"
 	"github.com/topicd/topicd/models"
 	topicdv1 "github.com/topicd/topicd/proto/topicd/v1"
 )
 
 // runLocal classifies docs in this process with the embedded default model, on concurrency
-// goroutines (one with --ordered), writing the same records through the same writer as the server path. It exists
-// to measure what gRPC costs a batch job: the rate here is the library's, with the same input
-// parsing and output encoding around it.
+// goroutines (one with --ordered), writing the same records through the same writer as the
+// server path. It exists to measure what gRPC costs a batch job: the rate here is the
+// library's, with the same input parsing and output encoding around it.
 func runLocal(ctx context.Context, j *batchJob, docs <-chan *topicdv1.Document) error {
 	if j.flags.model != "" && j.flags.model != models.DefaultName {
 		return fmt.Errorf("--local serves only the embedded model %q, not %q", models.DefaultName, j.flags.model)
@@ -50,21 +51,15 @@ func runLocal(ctx context.Context, j *batchJob, docs <-chan *topicdv1.Document) 
 				if !ok {
 					return
 				}
-				res, err := m.Classify(doc.GetTitle(), doc.GetText(), opts)
-				j.done.Add(1)
-				if err != nil {
-					j.mu.Lock()
-					j.serverErrs++
-					j.mu.Unlock()
-					err = localStatus(err)
-					err = j.out.write(func(b []byte) []byte { return appendError(b, doc.GetId(), 0, err) })
+				res := client.Result{ID: doc.GetId()}
+				if doc.GetContentType() == topicdv1.ContentType_CONTENT_TYPE_HTML {
+					res.Err = status.Error(codes.Unimplemented, "--local does not extract the text of HTML documents: classify them through a server")
+				} else if r, err := m.Classify(doc.GetTitle(), doc.GetText(), opts); err != nil {
+					res.Err = localStatus(err)
 				} else {
-					j.mu.Lock()
-					j.labels[res.Label]++
-					j.mu.Unlock()
-					err = j.out.write(func(b []byte) []byte { return appendLocal(b, doc.GetId(), &res, version) })
+					res.Classification = localClassification(&r, version)
 				}
-				if err != nil {
+				if err := j.emit(res); err != nil {
 					errs <- err
 					return
 				}
@@ -85,30 +80,24 @@ func localStatus(err error) error {
 	return status.Error(codes.Internal, err.Error())
 }
 
-// appendLocal appends the record of a document classified in process, in the same shape as
-// appendClassification.
-func appendLocal(b []byte, id string, r *classifier.Result, version string) []byte {
-	b = append(b, `{"id":`...)
-	b = appendJSONString(b, id)
-	b = append(b, `,"label":`...)
-	b = appendJSONString(b, r.Label)
-	b = append(b, `,"confidence":`...)
-	b = appendFloat(b, float32(r.Confidence))
-	b = append(b, `,"scores":{`...)
+// localClassification is the API's Classification of a result of the embedded model, as a
+// server would answer it, so that both paths write their records with one encoder.
+func localClassification(r *classifier.Result, version string) *topicdv1.Classification {
+	c := &topicdv1.Classification{
+		Label:        r.Label,
+		Confidence:   float32(r.Confidence),
+		Abstained:    r.Abstained,
+		Model:        models.DefaultName,
+		ModelVersion: version,
+		Scores:       make([]*topicdv1.LabelScore, len(r.Scores)),
+		Stats: &topicdv1.InputStats{
+			Bytes: uint64(r.Stats.Bytes), Tokens: uint64(r.Stats.Tokens), KnownTokens: uint64(r.Stats.KnownTokens),
+		},
+	}
+	scores := make([]topicdv1.LabelScore, len(r.Scores))
 	for i, s := range r.Scores {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendJSONString(b, s.Label)
-		b = append(b, ':')
-		b = appendFloat(b, float32(s.Confidence))
+		scores[i].Label, scores[i].Confidence = s.Label, float32(s.Confidence)
+		c.Scores[i] = &scores[i]
 	}
-	b = append(b, `},"model":`...)
-	b = appendJSONString(b, models.DefaultName)
-	b = append(b, `,"model_version":`...)
-	b = appendJSONString(b, version)
-	if r.Abstained {
-		b = append(b, `,"abstained":true`...)
-	}
-	return append(b, '}')
+	return c
 }

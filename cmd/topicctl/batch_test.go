@@ -4,16 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
+	"google.golang.org/grpc"
+
+	"github.com/topicd/topicd/internal/batchfile"
+	"github.com/topicd/topicd/models"
+	topicdv1 "github.com/topicd/topicd/proto/topicd/v1"
+	"github.com/topicd/topicd/server"
 )
 
 // record is an output line as a reader of the output sees it.
@@ -50,85 +53,6 @@ func readRecords(t *testing.T, path string) []record {
 		recs = append(recs, r)
 	}
 	return recs
-}
-
-func TestAppendJSONString(t *testing.T) {
-	for _, s := range []string{"", "plain", `quote " back \ slash`, "tab\tnl\nnul\x00 del\x7f", "été 😀 \u2028", "bad \xff utf8 \xe2\x82", "</script>&"} {
-		t.Run(fmt.Sprintf("%.10q", s), func(t *testing.T) {
-			b := appendJSONString(nil, s)
-			var got string
-			if err := json.Unmarshal(b, &got); err != nil {
-				t.Fatalf("appendJSONString(%q) = %s: not JSON: %v", s, b, err)
-			}
-			want := strings.ToValidUTF8(s, "\uFFFD")
-			if !utf8.ValidString(s) {
-				// encoding/json turns each bad byte into one U+FFFD.
-				var w strings.Builder
-				for i := 0; i < len(s); {
-					r, n := utf8.DecodeRuneInString(s[i:])
-					w.WriteRune(r)
-					i += n
-				}
-				want = w.String()
-			}
-			if got != want {
-				t.Errorf("appendJSONString(%q) decodes to %q, want %q", s, got, want)
-			}
-		})
-	}
-}
-
-func TestAppendError(t *testing.T) {
-	b := appendError(nil, "x", 7, status.Error(codes.InvalidArgument, "line 7: bad"))
-	want := `{"id":"x","line":7,"error":{"code":"INVALID_ARGUMENT","message":"line 7: bad"}}`
-	if string(b) != want {
-		t.Errorf("appendError = %s, want %s", b, want)
-	}
-	b = appendError(nil, "y", 0, errors.New("plain"))
-	want = `{"id":"y","error":{"code":"UNKNOWN","message":"plain"}}`
-	if string(b) != want {
-		t.Errorf("appendError = %s, want %s", b, want)
-	}
-}
-
-func TestReadDone(t *testing.T) {
-	good := `{"id":"a","label":"other"}` + "\n" + `{"id":"","line":3,"error":{"code":"INVALID_ARGUMENT","message":"m"}}` + "\n"
-	tests := []struct {
-		name, content string
-		wantLen       int
-		wantIDs       []string
-		wantErr       string
-	}{
-		{"complete", good, len(good), []string{"a"}, ""},
-		{"partial last line", good + `{"id":"b","lab`, len(good), []string{"a"}, ""},
-		{"NUL tail", good + "\x00\x00\x00\n\x00\x00", len(good), []string{"a"}, ""},
-		{"garbage last line", good + "garbage\n", len(good), []string{"a"}, ""},
-		{"garbage in the middle", "garbage\n" + good, 0, nil, "damaged"},
-		{"empty", "", 0, nil, ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rs := &resumeState{ids: newIDSet(), lines: map[int]struct{}{}}
-			n, err := readDone(strings.NewReader(tt.content), rs)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("readDone error = %v, want one containing %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || int(n) != tt.wantLen {
-				t.Fatalf("readDone = %d, %v; want %d, nil", n, err, tt.wantLen)
-			}
-			for _, id := range tt.wantIDs {
-				if _, ok := rs.ids.m[rs.ids.key(id)]; !ok {
-					t.Errorf("readDone did not mark id %q done", id)
-				}
-			}
-			if len(rs.ids.m) != len(tt.wantIDs) {
-				t.Errorf("readDone marked %d ids done, want %d", len(rs.ids.m), len(tt.wantIDs))
-			}
-		})
-	}
 }
 
 // runCmd runs topicctl in this process and returns its standard error.
@@ -302,5 +226,216 @@ func TestBatchLabelMix(t *testing.T) {
 	out := filepath.Join(dir, "bad.jsonl")
 	if _, err := runCmd(t, "batch", "--local", "--in", in, "--out", out, "--label-mix", "sports=0.5"); err == nil || !strings.Contains(err.Error(), `"sports"`) {
 		t.Errorf("batch --label-mix sports=0.5: error %v, want one naming sports", err)
+	}
+}
+
+func TestLabelMixFlag(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    string // String() after Set; empty for an error
+		wantErr bool
+	}{
+		{"cybersecurity=0.5", "cybersecurity=0.5", false},
+		{" other=0.3, cybersecurity=0.25 ", "cybersecurity=0.25,other=0.3", false},
+		{"cybersecurity", "", true},
+		{"=0.5", "", true},
+		{"cybersecurity=half", "", true},
+		{"other=0.2,other=0.3", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			var f labelMixFlag
+			err := f.Set(tt.in)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Set(%q) error = %v, want error %v", tt.in, err, tt.wantErr)
+			}
+			if !tt.wantErr && f.String() != tt.want {
+				t.Errorf("Set(%q) then String() = %q, want %q", tt.in, f.String(), tt.want)
+			}
+		})
+	}
+}
+
+// startServer runs a topicd server (package server, the embedded model) on a loopback port.
+func startServer(t *testing.T) string {
+	t.Helper()
+	m, err := models.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := server.NewRegistry(server.RegistryOptions{Builtin: []server.NamedModel{{Name: models.DefaultName, Model: m}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := server.New(reg, server.Options{})
+	gs := grpc.NewServer(srv.ServerOptions()...)
+	topicdv1.RegisterClassifierServiceServer(gs, srv)
+	topicdv1.RegisterModelServiceServer(gs, srv)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go gs.Serve(lis)
+	t.Cleanup(gs.Stop)
+	return lis.Addr().String()
+}
+
+// TestBatchLatin1File: a Latin-1 .txt among 50 good files used to fail its whole chunk in the
+// client's encoder, retried ten times, and end as INTERNAL "gave up". It is one bad input
+// record, reported at once, and nothing is re-sent.
+func TestBatchLatin1File(t *testing.T) {
+	addr := startServer(t)
+	dir := t.TempDir()
+	docs := filepath.Join(dir, "docs")
+	os.Mkdir(docs, 0o755)
+	for i := range 50 {
+		os.WriteFile(filepath.Join(docs, fmt.Sprintf("good%02d.txt", i)), []byte("Hackers broke into the ministry's network."), 0o644)
+	}
+	os.WriteFile(filepath.Join(docs, "latin1.txt"), []byte("Les n\xe9gociations sur la fronti\xe8re ont repris."), 0o644)
+	out := filepath.Join(dir, "out.jsonl")
+	stderr, err := runCmd(t, "batch", "--server", addr, "--summary", "--in", docs, "--out", out)
+	if err != nil {
+		t.Fatalf("batch: %v\n%s", err, stderr)
+	}
+	recs := readRecords(t, out)
+	var bad []record
+	for _, r := range recs {
+		if r.Error != nil {
+			bad = append(bad, r)
+		}
+	}
+	if len(recs) != 51 || len(bad) != 1 {
+		t.Fatalf("%d records, %d errors; want 51 records, 1 error:\n%s", len(recs), len(bad), stderr)
+	}
+	if r := bad[0]; r.ID != "latin1.txt" || r.Line != 51 || r.Error.Code != "INVALID_ARGUMENT" || !strings.Contains(r.Error.Message, "latin1.txt: the file is not valid UTF-8") {
+		t.Errorf("record of the Latin-1 file: %+v %+v, want INVALID_ARGUMENT naming the file", r, *r.Error)
+	}
+	if !strings.Contains(stderr, "1 bad input records, 0 rejected by the server") || strings.Contains(stderr, "re-sent") {
+		t.Errorf("summary does not count one bad input record and no re-sends:\n%s", stderr)
+	}
+}
+
+// TestBatchOutageResume: with the only server down, every document used to get a "gave up"
+// record, the job exited 0 and --resume skipped them all. Now the job fails with a message
+// that says so, the records say "retry", and --resume classifies those documents, leaving one
+// record per id.
+func TestBatchOutageResume(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.jsonl")
+	var lines []string
+	for i := range 40 {
+		lines = append(lines, fmt.Sprintf(`{"id":"d%d","text":"Refugees crossed the border, round %d."}`, i, i))
+	}
+	lines = append(lines, `{"id":"blank","text":" "}`, `{"id":"d3","text":"a duplicate"}`)
+	os.WriteFile(in, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+	out := filepath.Join(dir, "out.jsonl")
+
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := lis.Addr().String()
+	lis.Close()
+	stderr, err := runCmd(t, "batch", "--server", down, "--max-attempts", "2", "--timeout", "200ms", "--in", in, "--out", out)
+	if err == nil || !strings.Contains(err.Error(), "41 documents were not classified because the servers were unavailable") || !strings.Contains(err.Error(), "--resume") {
+		t.Fatalf("batch with the server down: error %v, want one counting 41 documents to retry with --resume\n%s", err, stderr)
+	}
+	recs := readRecords(t, out)
+	b, _ := os.ReadFile(out)
+	if len(recs) != 42 || strings.Count(string(b), `"retry":true`) != 41 {
+		t.Fatalf("output of the failed job: %d records, %d retry; want 42, 41:\n%s", len(recs), strings.Count(string(b), `"retry":true`), b)
+	}
+
+	addr := startServer(t)
+	if stderr, err := runCmd(t, "batch", "--server", addr, "--resume", "--in", in, "--out", out); err != nil {
+		t.Fatalf("batch --resume with the server up: %v\n%s", err, stderr)
+	}
+	recs = readRecords(t, out)
+	ids := map[string]int{}
+	for _, r := range recs {
+		if r.Line == 0 {
+			ids[r.ID]++
+		}
+		if r.Error != nil && r.ID != "blank" && r.Line == 0 {
+			t.Errorf("record %+v: %+v", r, *r.Error)
+		}
+	}
+	if len(recs) != 42 || len(ids) != 41 {
+		t.Errorf("after --resume: %d records for %d ids, want 42 records (one a duplicate line) for 41 ids", len(recs), len(ids))
+	}
+	for id, n := range ids {
+		if n != 1 {
+			t.Errorf("id %s has %d records", id, n)
+		}
+	}
+}
+
+// TestBatchLocked: a second job on an output another job is writing used to interleave its
+// lines with the first's. It is refused with a message that says why.
+func TestBatchLocked(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.jsonl")
+	os.WriteFile(in, []byte(`{"id":"a","text":"Talks resumed."}`+"\n"), 0o644)
+	out := filepath.Join(dir, "out.jsonl")
+	held, err := batchfile.Create(context.Background(), out, batchfile.OutputOptions{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = runCmd(t, "batch", "--local", "--resume", "--in", in, "--out", out)
+	if err == nil || !strings.Contains(err.Error(), "being written by another batch job") {
+		t.Errorf("batch --resume on a locked output: error %v, want one saying another job writes it", err)
+	}
+	held.Close()
+	if stderr, err := runCmd(t, "batch", "--local", "--resume", "--in", in, "--out", out); err != nil {
+		t.Errorf("batch --resume once the lock is released: %v\n%s", err, stderr)
+	}
+}
+
+// TestBatchCSVStrayQuote: one stray quote used to swallow the rest of a CSV file (1000 rows in,
+// 3 records out, exit 0). Every row gets its record.
+func TestBatchCSVStrayQuote(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.csv")
+	rows := []string{"id,text"}
+	for i := range 1000 {
+		rows = append(rows, fmt.Sprintf("c%d,Talks on the border resumed %d", i, i))
+	}
+	rows[3] = `c2,"a stray quote`
+	os.WriteFile(in, []byte(strings.Join(rows, "\n")+"\n"), 0o644)
+	out := filepath.Join(dir, "out.jsonl")
+	stderr, err := runCmd(t, "batch", "--local", "--in", in, "--out", out)
+	if err != nil {
+		t.Fatalf("batch: %v\n%s", err, stderr)
+	}
+	recs := readRecords(t, out)
+	errs := 0
+	for _, r := range recs {
+		if r.Error != nil {
+			errs++
+			if r.Line != 4 {
+				t.Errorf("error record %+v, want the one of line 4", r)
+			}
+		}
+	}
+	if len(recs) != 1000 || errs != 1 || !strings.Contains(stderr, "line 4: invalid CSV") {
+		t.Errorf("%d records, %d errors, want 1000 and 1 reported on line 4:\n%s", len(recs), errs, stderr)
+	}
+}
+
+func TestClassifyDocumentHTML(t *testing.T) {
+	for _, tt := range []struct {
+		file string
+		html bool
+		want topicdv1.ContentType
+	}{
+		{"", false, topicdv1.ContentType_CONTENT_TYPE_UNSPECIFIED},
+		{"", true, topicdv1.ContentType_CONTENT_TYPE_HTML},
+		{"a.txt", false, topicdv1.ContentType_CONTENT_TYPE_UNSPECIFIED},
+		{"page.HTML", false, topicdv1.ContentType_CONTENT_TYPE_HTML},
+		{"page.htm", false, topicdv1.ContentType_CONTENT_TYPE_HTML},
+	} {
+		if got := classifyDocument("id", "", "<p>x</p>", tt.file, tt.html).GetContentType(); got != tt.want {
+			t.Errorf("classifyDocument(file %q, html %v) content type = %v, want %v", tt.file, tt.html, got, tt.want)
+		}
 	}
 }

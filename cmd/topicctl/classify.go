@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,6 +32,7 @@ func runClassify(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	asJSON := fs.Bool("json", false, "print the result as JSON (the API's Classification message)")
 	topK := fs.Int("top-k", 0, "show only the `k` best labels (0: all)")
 	minConf := fs.Float64("min-confidence", 0, "abstain (label other) when the best confidence is below `p`")
+	html := fs.Bool("html", false, "the text is an HTML page: the server extracts its article before classifying (implied by a --file ending in .html or .htm)")
 	explain := fs.Bool("explain", false, "show the terms that pushed most toward each label")
 	terms := fs.Int("explain-terms", 0, "terms per label with --explain (0: the server's default, 5)")
 	var mix labelMixFlag
@@ -55,7 +57,7 @@ func runClassify(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *explain {
 		opts = append(opts, client.WithExplain(*terms))
 	}
-	cl, err := c.Classify(ctx, &topicdv1.Document{Id: *id, Text: text, Title: *title}, opts...)
+	cl, err := c.Classify(ctx, classifyDocument(*id, *title, text, *file, *html), opts...)
 	if err != nil {
 		return fmt.Errorf("classify on %s: %w", conn.server, err)
 	}
@@ -68,6 +70,16 @@ func runClassify(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	return printClassification(stdout, cl)
+}
+
+// classifyDocument is the document `topicctl classify` sends: HTML with --html or a --file
+// named .html or .htm.
+func classifyDocument(id, title, text, file string, html bool) *topicdv1.Document {
+	doc := &topicdv1.Document{Id: id, Text: text, Title: title}
+	if ext := strings.ToLower(filepath.Ext(file)); html || ext == ".html" || ext == ".htm" {
+		doc.ContentType = topicdv1.ContentType_CONTENT_TYPE_HTML
+	}
+	return doc
 }
 
 // classifyInput returns the text to classify from the positional arguments or --file.

@@ -1,0 +1,194 @@
+package batchfile
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	topicdv1 "github.com/topicd/topicd/proto/topicd/v1"
+)
+
+func TestAppendJSONString(t *testing.T) {
+	for _, s := range []string{"", "plain", `quote " back \ slash`, "tab\tnl\nnul\x00 del\x7f", "été 😀 \u2028", "bad \xff utf8 \xe2\x82", "</script>&"} {
+		t.Run(fmt.Sprintf("%.10q", s), func(t *testing.T) {
+			b := appendJSONString(nil, s)
+			var got string
+			if err := json.Unmarshal(b, &got); err != nil {
+				t.Fatalf("appendJSONString(%q) = %s: not JSON: %v", s, b, err)
+			}
+			want := strings.ToValidUTF8(s, "\uFFFD")
+			if !utf8.ValidString(s) {
+				// encoding/json turns each bad byte into one U+FFFD.
+				var w strings.Builder
+				for i := 0; i < len(s); {
+					r, n := utf8.DecodeRuneInString(s[i:])
+					w.WriteRune(r)
+					i += n
+				}
+				want = w.String()
+			}
+			if got != want {
+				t.Errorf("appendJSONString(%q) decodes to %q, want %q", s, got, want)
+			}
+		})
+	}
+}
+
+func TestAppendError(t *testing.T) {
+	b := AppendError(nil, "x", 7, status.Error(codes.InvalidArgument, "line 7: bad"))
+	want := `{"id":"x","line":7,"error":{"code":"INVALID_ARGUMENT","message":"line 7: bad"}}`
+	if string(b) != want {
+		t.Errorf("AppendError = %s, want %s", b, want)
+	}
+	b = AppendError(nil, "y", 0, errors.New("plain"))
+	want = `{"id":"y","error":{"code":"UNKNOWN","message":"plain"}}`
+	if string(b) != want {
+		t.Errorf("AppendError = %s, want %s", b, want)
+	}
+}
+
+func TestReadDone(t *testing.T) {
+	good := `{"id":"a","label":"other"}` + "\n" + `{"id":"","line":3,"error":{"code":"INVALID_ARGUMENT","message":"m"}}` + "\n"
+	tests := []struct {
+		name, content string
+		wantLen       int
+		wantIDs       []string
+		wantErr       string
+	}{
+		{"complete", good, len(good), []string{"a"}, ""},
+		{"partial last line", good + `{"id":"b","lab`, len(good), []string{"a"}, ""},
+		{"NUL tail", good + "\x00\x00\x00\n\x00\x00", len(good), []string{"a"}, ""},
+		{"garbage last line", good + "garbage\n", len(good), []string{"a"}, ""},
+		{"garbage in the middle", "garbage\n" + good, 0, nil, "damaged"},
+		{"empty", "", 0, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rs := newDone()
+			n, err := readDone(strings.NewReader(tt.content), rs)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("readDone error = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || int(n) != tt.wantLen {
+				t.Fatalf("readDone = %d, %v; want %d, nil", n, err, tt.wantLen)
+			}
+			for _, id := range tt.wantIDs {
+				if _, ok := rs.ids.m[rs.ids.key(id)]; !ok {
+					t.Errorf("readDone did not mark id %q done", id)
+				}
+			}
+			if len(rs.ids.m) != len(tt.wantIDs) {
+				t.Errorf("readDone marked %d ids done, want %d", len(rs.ids.m), len(tt.wantIDs))
+			}
+		})
+	}
+}
+
+// TestOutputLock: two jobs on one output used to interleave their lines. The second is refused
+// with a message that says why, or waits with LockWait until the first closes.
+func TestOutputLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.jsonl")
+	first, err := Create(context.Background(), path, OutputOptions{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, opts := range []OutputOptions{{Resume: true}, {Force: true}, {}} {
+		_, err := Create(context.Background(), path, opts, nil)
+		if err == nil || !strings.Contains(err.Error(), "being written by another batch job") {
+			t.Errorf("Create(%+v) on a locked output: error %v, want one that says another job writes it", opts, err)
+		}
+	}
+	if err := first.WriteError("a", 0, status.Error(codes.InvalidArgument, "x")); err != nil {
+		t.Fatal(err)
+	}
+	released := make(chan struct{})
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		close(released)
+		first.Close()
+	}()
+	second, err := Create(context.Background(), path, OutputOptions{Resume: true, LockWait: time.Minute}, nil)
+	if err != nil {
+		t.Fatalf("Create with LockWait: %v", err)
+	}
+	select {
+	case <-released:
+	default:
+		t.Fatal("Create with LockWait returned while the first job still held the lock")
+	}
+	if second.Done().Records != 1 {
+		t.Errorf("resume after the first job: %d records done, want 1", second.Done().Records)
+	}
+	second.Close()
+}
+
+// TestResumeRetries: records of transient failures do not count as done, and resume removes
+// them so each document ends with one record.
+func TestResumeRetries(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.jsonl")
+	unavailable := status.Error(codes.Unavailable, "gave up after 10 attempts: connection refused")
+	var b []byte
+	b = append(AppendError(b, "", 2, status.Error(codes.InvalidArgument, "line 2: bad")), '\n')
+	b = append(AppendRetry(b, "r1", unavailable), '\n')
+	b = append(AppendError(b, "e1", 0, status.Error(codes.InvalidArgument, "empty")), '\n')
+	b = append(AppendRetry(b, "r2", unavailable), '\n')
+	b = append(b, `{"id":"partial`...)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := Create(context.Background(), path, OutputOptions{Resume: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := out.Done()
+	if done.Records != 2 || done.Retries != 2 {
+		t.Errorf("Done = %d records, %d retries; want 2, 2", done.Records, done.Retries)
+	}
+	in, err := Open("-", "jsonl", strings.NewReader(`{"id":"r1","text":"x"}`+"\n"+`{"text":"no id"}`+"\n"+`{"id":"e1","text":"x"}`+"\n"+`{"id":"r2","text":"x"}`+"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var admitted []string
+	for {
+		d, err := in.Next()
+		if err != nil {
+			break
+		}
+		if done.Admit(in, &d) {
+			admitted = append(admitted, d.ID)
+		}
+	}
+	if strings.Join(admitted, ",") != "r1,r2" {
+		t.Errorf("admitted %q, want the two retry documents only", admitted)
+	}
+	if err := out.WriteClassification("r1", &topicdv1.Classification{Label: "other"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(path)
+	want := `{"id":"","line":2,"error":{"code":"INVALID_ARGUMENT","message":"line 2: bad"}}
+{"id":"e1","error":{"code":"INVALID_ARGUMENT","message":"empty"}}
+{"id":"r1","label":"other","confidence":0,"scores":{},"model":"","model_version":""}
+`
+	if string(got) != want {
+		t.Errorf("output after resume:\n%s\nwant\n%s", got, want)
+	}
+	if m, _ := filepath.Glob(path + ".resume-*"); len(m) > 0 {
+		t.Errorf("resume left %q behind", m)
+	}
+}
