@@ -13,6 +13,17 @@ import (
 // Options.Metrics is set) -> logging -> default deadline -> recovery. Every service on that
 // grpc.Server goes through it, the FloorService too, so the floor benchmark pays the same.
 func (s *Server) ServerOptions() []grpc.ServerOption {
+	unary, stream := s.interceptors()
+	return []grpc.ServerOption{
+		codecOption(),
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
+	}
+}
+
+// interceptors returns the unary and stream chains, outermost first. The HTTP front runs its
+// unary calls through the same unary chain in process (http_local.go).
+func (s *Server) interceptors() ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
 	var unary []grpc.UnaryServerInterceptor
 	var stream []grpc.StreamServerInterceptor
 	if m := s.opts.Metrics; m != nil {
@@ -32,11 +43,7 @@ func (s *Server) ServerOptions() []grpc.ServerOption {
 		s.logStream,
 		recovery.StreamServerInterceptor(recoverOpt),
 	)
-	return []grpc.ServerOption{
-		codecOption(),
-		grpc.ChainUnaryInterceptor(unary...),
-		grpc.ChainStreamInterceptor(stream...),
-	}
+	return unary, stream
 }
 
 // defaultDeadline gives a unary call without a deadline Options.DefaultTimeout, so a stuck call

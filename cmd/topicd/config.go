@@ -46,7 +46,32 @@ type Config struct {
 	TLSClientCA string // --tls-client-ca
 
 	BenchFloor bool // --bench-floor
+
+	HTTP HTTPConfig // the HTTP/JSON front: --http-* flags
 }
+
+// HTTPConfig is the HTTP/JSON front's part of Config. The zero value is the default.
+type HTTPConfig struct {
+	// Listen is --http-listen, default ":8080". Set to empty (--http-listen= or
+	// TOPICD_HTTP_LISTEN=) it turns the front off; off is the field Off, so that the zero value
+	// stays the default.
+	Listen            string
+	Off               bool
+	ReadHeaderTimeout time.Duration // --http-read-header-timeout, default 10s
+	ReadTimeout       time.Duration // --http-read-timeout, default 1m
+	IdleTimeout       time.Duration // --http-idle-timeout, default 2m
+	CORSOrigins       string        // --http-cors-origins, default "" (no CORS)
+}
+
+// Defaults of HTTPConfig, and bounds for its timeouts: long enough for a slow network, short
+// enough that a client that sends nothing cannot hold a connection for long.
+const (
+	defaultHTTPListen            = ":8080"
+	defaultHTTPReadHeaderTimeout = 10 * time.Second
+	defaultHTTPReadTimeout       = time.Minute
+	defaultHTTPIdleTimeout       = 2 * time.Minute
+	maxHTTPTimeout               = time.Hour
+)
 
 // Defaults for the zero values of Config.
 const (
@@ -93,6 +118,12 @@ func (c Config) withDefaults() Config {
 	setDur(&c.MaxConnectionAge, defaultMaxConnectionAge)
 	setDur(&c.DefaultTimeout, server.DefaultTimeout)
 	setDur(&c.ShutdownTimeout, defaultShutdownTimeout)
+	if !c.HTTP.Off {
+		set(&c.HTTP.Listen, defaultHTTPListen)
+	}
+	setDur(&c.HTTP.ReadHeaderTimeout, defaultHTTPReadHeaderTimeout)
+	setDur(&c.HTTP.ReadTimeout, defaultHTTPReadTimeout)
+	setDur(&c.HTTP.IdleTimeout, defaultHTTPIdleTimeout)
 	return c
 }
 
@@ -152,6 +183,13 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	str(&c.TLSKey, "tls-key", "TOPICD_TLS_KEY", "PEM private key `file` for --tls-cert")
 	str(&c.TLSClientCA, "tls-client-ca", "TOPICD_TLS_CLIENT_CA", "PEM CA `file`; when set, clients must present a certificate it signed (mutual TLS)")
 	boolean(&c.BenchFloor, "bench-floor", "TOPICD_BENCH_FLOOR", "also serve topicd.bench.v1.FloorService, a do-nothing call for load-test baselines")
+	httpListen := httpListenValue{&c.HTTP}
+	fs.Var(httpListen, "http-listen", "`address` to serve the API as HTTP/JSON on, with /openapi.json, /healthz, /readyz and a page at /; empty turns HTTP off")
+	settings = append(settings, setting{"http-listen", "TOPICD_HTTP_LISTEN", ""})
+	dur(&c.HTTP.ReadHeaderTimeout, "http-read-header-timeout", "TOPICD_HTTP_READ_HEADER_TIMEOUT", "how long an HTTP client may take to send a request's headers (at most 1h)")
+	dur(&c.HTTP.ReadTimeout, "http-read-timeout", "TOPICD_HTTP_READ_TIMEOUT", "how long an HTTP client may take to send a whole request, body included (at most 1h); the NDJSON stream has none")
+	dur(&c.HTTP.IdleTimeout, "http-idle-timeout", "TOPICD_HTTP_IDLE_TIMEOUT", "how long an idle HTTP keep-alive connection is kept open (at most 1h)")
+	str(&c.HTTP.CORSOrigins, "http-cors-origins", "TOPICD_HTTP_CORS_ORIGINS", "comma-separated `origins` (https://news.example.org, or *) whose pages may call the HTTP API from a browser; empty allows none")
 
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "topicd serves the topicd.v1 gRPC API: it labels news articles by topic.\n\n"+
@@ -167,8 +205,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 
 	for _, s := range settings {
-		v := getenv(s.env)
-		if v == "" {
+		v, set := lookupEnv(getenv, s.env)
+		if !set || (v == "" && s.flag != "http-listen") {
 			continue
 		}
 		if err := fs.Set(s.flag, v); err != nil {
@@ -253,5 +291,67 @@ func (c Config) validate() error {
 	if c.Listen == "" {
 		errs = append(errs, errors.New("--listen: must not be empty"))
 	}
+	errs = append(errs, c.HTTP.validate()...)
 	return errors.Join(errs...)
+}
+
+// lookupEnv reads an environment variable through getenv, which cannot tell unset from empty;
+// an empty value counts as set only for TOPICD_HTTP_LISTEN, where empty turns HTTP off. Such a
+// getenv reports an empty variable as set by returning emptyEnv.
+func lookupEnv(getenv func(string) string, name string) (string, bool) {
+	v := getenv(name)
+	if v == emptyEnv {
+		return "", true
+	}
+	return v, v != ""
+}
+
+// emptyEnv is what main's getenv returns for a variable that is set to the empty string.
+const emptyEnv = "\x00empty"
+
+// httpListenValue is the --http-listen flag: an address, or empty for no HTTP front.
+type httpListenValue struct{ c *HTTPConfig }
+
+func (v httpListenValue) String() string {
+	if v.c == nil {
+		return defaultHTTPListen
+	}
+	return v.c.Listen
+}
+
+func (v httpListenValue) Set(s string) error {
+	v.c.Listen, v.c.Off = s, s == ""
+	return nil
+}
+
+func (h HTTPConfig) validate() []error {
+	var errs []error
+	bounded := func(name string, d time.Duration) {
+		if d <= 0 || d > maxHTTPTimeout {
+			errs = append(errs, fmt.Errorf("--%s: must be a positive duration of at most %s, got %s", name, maxHTTPTimeout, d))
+		}
+	}
+	bounded("http-read-header-timeout", h.ReadHeaderTimeout)
+	bounded("http-read-timeout", h.ReadTimeout)
+	bounded("http-idle-timeout", h.IdleTimeout)
+	if h.ReadHeaderTimeout > h.ReadTimeout && h.ReadTimeout > 0 {
+		errs = append(errs, fmt.Errorf("--http-read-header-timeout: must not be longer than --http-read-timeout (%s), got %s", h.ReadTimeout, h.ReadHeaderTimeout))
+	}
+	for _, o := range h.corsOrigins() {
+		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
+			errs = append(errs, fmt.Errorf("--http-cors-origins: %q is not an origin; write it as https://host[:port], or * for any", o))
+		}
+	}
+	return errs
+}
+
+// corsOrigins splits --http-cors-origins.
+func (h HTTPConfig) corsOrigins() []string {
+	var out []string
+	for _, o := range strings.Split(h.CORSOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
 }

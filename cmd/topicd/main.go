@@ -84,7 +84,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr)
+	err := run(ctx, os.Args[1:], getenv, os.Stderr)
 	stop()
 	if errors.Is(err, flag.ErrHelp) {
 		return
@@ -93,4 +93,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "topicd:", err)
 		os.Exit(1)
 	}
+}
+
+// getenv is os.Getenv, except that a variable set to the empty string reads as emptyEnv:
+// TOPICD_HTTP_LISTEN= turns the HTTP front off, where an unset one leaves it on.
+func getenv(name string) string {
+	if v, ok := os.LookupEnv(name); ok && v == "" {
+		return emptyEnv
+	}
+	return os.Getenv(name)
 }

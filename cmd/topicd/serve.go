@@ -120,6 +120,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		}()
 	}
 
+	hl, err := startHTTP(cfg, log, srv, hs, promReg)
+	if err != nil {
+		lis.Close()
+		return err
+	}
+
 	bg, stopBackground := context.WithCancel(ctx)
 	defer stopBackground()
 	go reg.Watch(bg, cfg.ReloadInterval)
@@ -130,6 +136,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	log.Info("serving",
 		"addr", lis.Addr().String(),
 		"metrics_addr", metricsAddr,
+		"http_addr", hl.addr(),
 		"tls", cfg.TLSCert != "",
 		"mtls", cfg.TLSClientCA != "",
 		"default_model", cfg.DefaultModel,
@@ -143,8 +150,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	case <-ctx.Done():
 	case err := <-serveErr:
 		return fmt.Errorf("serve gRPC: %w", err)
+	case err := <-hl.failed():
+		return fmt.Errorf("serve HTTP: %w", err)
 	}
+	httpStopped := make(chan struct{})
+	go func() {
+		defer close(httpStopped)
+		// Health first, so /readyz answers 503, and streams told to end, as gRPC's shutdown does.
+		hs.Shutdown()
+		srv.Drain()
+		hl.shutdown(cfg.ShutdownTimeout)
+	}()
 	shutdown(cfg, log, gs, hs, srv)
+	<-httpStopped
 	if httpSrv != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
