@@ -76,7 +76,7 @@ type topicd struct {
 // waits for its "serving" log line, which holds the address.
 func startTopicd(t *testing.T, listen string, flags ...string) *topicd {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(binDir, "topicd"), append([]string{"--listen", listen, "--log-format", "json", "--shutdown-timeout", "3s"}, flags...)...)
+	cmd := exec.Command(filepath.Join(binDir, "topicd"), append([]string{"--listen", listen, "--http-listen", "127.0.0.1:0", "--log-format", "json", "--shutdown-timeout", "3s"}, flags...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -100,7 +100,7 @@ func (p *proc) Logs() string {
 func startTopicd(t *testing.T, args ...string) *proc {
 	t.Helper()
 	bin, _ := binaries(t)
-	cmd := exec.Command(bin, append([]string{"--listen", "127.0.0.1:0", "--log-format", "json"}, args...)...)
+	cmd := exec.Command(bin, append([]string{"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--log-format", "json"}, args...)...)
 	cmd.Env = os.Environ()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -34,7 +34,7 @@ echo "# building topicd" >&2
 go build -o "$work/topicd" ./cmd/topicd
 go -C tools/ghz tool ghz --version >/dev/null 2>&1 # compile ghz before the server starts
 
-"$work/topicd" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 2>"$work/topicd.log" &
+"$work/topicd" --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 2>"$work/topicd.log" &
 server_pid=$!
 addr=$(server_addr "$work/topicd.log")
 

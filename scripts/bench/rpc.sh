@@ -65,7 +65,7 @@ floor=$root/scripts/bench/testdata/floor200.json
 streamdata=$work/stream.json
 jq -n --slurpfile d "$doc" --argjson n "$STREAM_DOCS" '[range($n) | $d[0]]' >"$streamdata"
 
-"${srv_pin[@]}" "$work/topicd" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --bench-floor \
+"${srv_pin[@]}" "$work/topicd" --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --bench-floor \
 	2>"$work/topicd.log" &
 server_pid=$!
 addr=$(server_addr "$work/topicd.log")

@@ -69,7 +69,7 @@ func run(bin string, calls int, dataFile string, extra []string) error {
 	}
 
 	var logBuf syncBuffer
-	cmd := exec.Command(bin, append([]string{"--listen", addr}, extra...)...)
+	cmd := exec.Command(bin, append([]string{"--listen", addr, "--http-listen", "127.0.0.1:0"}, extra...)...)
 	cmd.Stderr = &logBuf
 	// If the probe dies without its deferred stop, the kernel stops topicd: no server outlives it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
