@@ -15,16 +15,17 @@ import (
 	topicdv1 "github.com/topicd/topicd/proto/topicd/v1"
 )
 
-// batchCodec is the protobuf codec with a faster decoder for ClassifyBatchResponse, used by
-// RunBatch. protobuf-go's generic decoder allocates about 18 objects per document of a
-// response (result, oneof, classification, four scores, their labels, stats, strings); this one
-// allocates the messages of a whole response in a few slabs and shares the label, model and
-// version strings, which repeat in every result. It measured as the largest gRPC cost of a batch
-// job's client.
+// batchCodec is the protobuf codec with a faster encoder for ClassifyBatchRequest and a faster
+// decoder for ClassifyBatchResponse, used by RunBatch. protobuf-go's generic decoder allocates
+// about 18 objects per document of a response (result, oneof, classification, four scores,
+// their labels, stats, strings); this one allocates the messages of a whole response in a few
+// slabs and shares the label, model and version strings, which repeat in every result. It
+// measured as the largest gRPC cost of a batch job's client.
 //
-// It decodes only the fields it knows; a response with any other field (a newer server) is
-// decoded by protobuf-go instead, so nothing is ever dropped. Everything else goes to the
-// standard codec.
+// Both carry every field internal/wire's field table lists: a test fails on a field of the API
+// missing there, and another fills every field at random and compares with protobuf-go. A
+// response with a field the table does not list (from a newer server) is decoded by protobuf-go
+// instead, so nothing is ever dropped. Everything else goes to the standard codec.
 type batchCodec struct{}
 
 var protoCodec = encoding.GetCodecV2("proto")
@@ -41,17 +42,6 @@ func (batchCodec) Marshal(v any) (mem.BufferSlice, error) {
 	return protoCodec.Marshal(v)
 }
 
-// Field numbers of the request encoded by encodeBatchRequest, from proto/topicd/v1/topicd.proto.
-const (
-	fieldRequestDocuments = 1 // ClassifyBatchRequest.documents
-	fieldRequestModel     = 2 // ClassifyBatchRequest.model
-	fieldRequestOptions   = 3 // ClassifyBatchRequest.options
-
-	fieldDocumentID    = 1 // Document.id
-	fieldDocumentText  = 2 // Document.text
-	fieldDocumentTitle = 3 // Document.title
-)
-
 // encodeBatchRequest writes the bytes proto.Marshal writes for req, without protobuf-go's
 // reflective size and append passes per Document, which measured as the largest part of a batch
 // job's request cost. It returns false for anything it does not write exactly as proto.Marshal
@@ -63,8 +53,10 @@ func encodeBatchRequest(req *topicdv1.ClassifyBatchRequest) (mem.BufferSlice, bo
 	}
 	var opts []byte
 	if req.Options != nil {
+		// The options are a few numbers and a map, for protobuf-go; deterministic so that the
+		// same request always gives the same bytes.
 		var err error
-		if opts, err = proto.Marshal(req.Options); err != nil {
+		if opts, err = (proto.MarshalOptions{Deterministic: true}).Marshal(req.Options); err != nil {
 			return nil, false
 		}
 	}
@@ -74,28 +66,25 @@ func encodeBatchRequest(req *topicdv1.ClassifyBatchRequest) (mem.BufferSlice, bo
 			!utf8.ValidString(d.Id) || !utf8.ValidString(d.Text) || !utf8.ValidString(d.Title) {
 			return nil, false
 		}
-		n := documentSize(d)
-		total += 1 + protowire.SizeVarint(uint64(n)) + n
+		total += wire.SizeMessage(documentSize(d))
 	}
-	if req.Model != "" {
-		total += 1 + protowire.SizeBytes(len(req.Model))
-	}
+	total += wire.SizeString(req.Model)
 	if req.Options != nil {
-		total += 1 + protowire.SizeBytes(len(opts))
+		total += wire.SizeMessage(len(opts))
 	}
 	pb := requestBuffers.Get(total)
 	buf := (*pb)[:0]
 	for _, d := range req.Documents {
-		buf = protowire.AppendTag(buf, fieldRequestDocuments, protowire.BytesType)
-		buf = protowire.AppendVarint(buf, uint64(documentSize(d)))
-		buf = wire.AppendString(buf, fieldDocumentID, d.Id)
-		buf = wire.AppendString(buf, fieldDocumentText, d.Text)
-		buf = wire.AppendString(buf, fieldDocumentTitle, d.Title)
+		buf = wire.AppendMessageHeader(buf, wire.BatchRequestDocuments, documentSize(d))
+		buf = wire.AppendString(buf, wire.DocumentID, d.Id)
+		buf = wire.AppendString(buf, wire.DocumentText, d.Text)
+		buf = wire.AppendString(buf, wire.DocumentTitle, d.Title)
+		buf = wire.AppendEnum(buf, wire.DocumentContentType, int32(d.ContentType))
 	}
-	buf = wire.AppendString(buf, fieldRequestModel, req.Model)
+	buf = wire.AppendString(buf, wire.BatchRequestModel, req.Model)
 	if req.Options != nil {
-		buf = protowire.AppendTag(buf, fieldRequestOptions, protowire.BytesType)
-		buf = protowire.AppendBytes(buf, opts)
+		buf = wire.AppendMessageHeader(buf, wire.BatchRequestOptions, len(opts))
+		buf = append(buf, opts...)
 	}
 	*pb = buf
 	return mem.BufferSlice{mem.NewBuffer(pb, requestBuffers)}, true
@@ -106,13 +95,8 @@ var requestBuffers = new(wire.UnclearedPool)
 
 // documentSize is the encoded size of d without its tag and length.
 func documentSize(d *topicdv1.Document) int {
-	n := 0
-	for _, s := range [...]string{d.Id, d.Text, d.Title} {
-		if s != "" {
-			n += 1 + protowire.SizeBytes(len(s))
-		}
-	}
-	return n
+	return wire.SizeString(d.Id) + wire.SizeString(d.Text) + wire.SizeString(d.Title) +
+		wire.SizeEnum(int32(d.ContentType))
 }
 
 func (batchCodec) Unmarshal(data mem.BufferSlice, v any) error {
@@ -133,8 +117,10 @@ func (batchCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	return nil
 }
 
-// errUnknownField makes the caller fall back to protobuf-go.
-var errUnknownField = errors.New("field the fast decoder does not know")
+// errFallback makes the caller decode with protobuf-go: a field the fast decoder does not know,
+// a field repeated where protobuf merges, or a string that is not UTF-8 (protobuf-go refuses it,
+// with its own error).
+var errFallback = errors.New("response the fast decoder leaves to protobuf-go")
 
 // batchDecoder holds the slabs and interned strings of one response.
 type batchDecoder struct {
@@ -142,9 +128,45 @@ type batchDecoder struct {
 	oneofs  []topicdv1.ClassifyBatchResult_Classification
 	cls     []topicdv1.Classification
 	stats   []topicdv1.InputStats
-	scores  []topicdv1.LabelScore
-	ptrs    []*topicdv1.LabelScore
+	scores  slab[topicdv1.LabelScore]
+	topics  slab[topicdv1.TopicScore]
 	strs    map[string]string
+}
+
+// slab hands out messages of one type from shared arrays, and holds the pointer lists of the
+// repeated fields that refer to them, each list contiguous.
+type slab[T any] struct {
+	elems []T
+	ptrs  []*T
+}
+
+// next returns a new zero element; hint sizes a new array when the current one is full, which
+// leaves the pointers already handed out valid.
+func (s *slab[T]) next(hint int) *T {
+	if len(s.elems) == cap(s.elems) {
+		s.elems = make([]T, 0, max(hint, 16))
+	}
+	s.elems = s.elems[:len(s.elems)+1]
+	return &s.elems[len(s.elems)-1]
+}
+
+// add appends p to the list that starts at s.ptrs[*start], moving that list to a new array when
+// the current one is full.
+func (s *slab[T]) add(start *int, p *T, hint int) {
+	if len(s.ptrs) == cap(s.ptrs) {
+		ptrs := make([]*T, 0, max(hint, 2*(len(s.ptrs)-*start)+8))
+		s.ptrs = append(ptrs, s.ptrs[*start:]...)
+		*start = 0
+	}
+	s.ptrs = append(s.ptrs, p)
+}
+
+// list returns the list that starts at s.ptrs[start], nil if empty.
+func (s *slab[T]) list(start int) []*T {
+	if len(s.ptrs) == start {
+		return nil
+	}
+	return s.ptrs[start:len(s.ptrs):len(s.ptrs)]
 }
 
 // decodeBatchResponse decodes b into resp, which must be empty.
@@ -152,8 +174,8 @@ func decodeBatchResponse(b []byte, resp *topicdv1.ClassifyBatchResponse) error {
 	n := 0
 	for rest := b; len(rest) > 0; {
 		num, typ, l := protowire.ConsumeTag(rest)
-		if l < 0 || num != 1 || typ != protowire.BytesType {
-			return errUnknownField
+		if l < 0 || num != wire.BatchResponseResults || typ != protowire.BytesType {
+			return errFallback
 		}
 		rest = rest[l:]
 		_, l = protowire.ConsumeBytes(rest)
@@ -185,196 +207,341 @@ func decodeBatchResponse(b []byte, resp *topicdv1.ClassifyBatchResponse) error {
 	return nil
 }
 
+// field is one field of an encoded message: its number and wire type, and its value as a
+// varint, a fixed32 or the bytes of a length-delimited field.
+type field struct {
+	num   protowire.Number
+	typ   protowire.Type
+	u     uint64
+	bytes []byte
+}
+
+// next reads the field at the start of b and returns the rest of b.
+func next(b []byte, f *field) ([]byte, error) {
+	num, typ, l := protowire.ConsumeTag(b)
+	if l < 0 {
+		return nil, protowire.ParseError(l)
+	}
+	b = b[l:]
+	f.num, f.typ = num, typ
+	switch typ {
+	case protowire.BytesType:
+		f.bytes, l = protowire.ConsumeBytes(b)
+	case protowire.VarintType:
+		f.u, l = protowire.ConsumeVarint(b)
+	case protowire.Fixed32Type:
+		var v uint32
+		v, l = protowire.ConsumeFixed32(b)
+		f.u = uint64(v)
+	default:
+		return nil, errFallback
+	}
+	if l < 0 {
+		return nil, protowire.ParseError(l)
+	}
+	return b[l:], nil
+}
+
+// is reports whether f is field num of wire type typ.
+func (f *field) is(num protowire.Number, typ protowire.Type) bool {
+	return f.num == num && f.typ == typ
+}
+
+func (f *field) float() float32 { return math.Float32frombits(uint32(f.u)) }
+
+// str returns f's bytes as a string, or errFallback if they are not UTF-8.
+func (f *field) str() (string, error) {
+	if !utf8.Valid(f.bytes) {
+		return "", errFallback
+	}
+	return string(f.bytes), nil
+}
+
 func (d *batchDecoder) result(b []byte, i int) error {
 	r := &d.results[i]
+	var f field
+	var err error
 	for len(b) > 0 {
-		num, typ, l := protowire.ConsumeTag(b)
-		if l < 0 {
-			return protowire.ParseError(l)
+		if b, err = next(b, &f); err != nil {
+			return err
 		}
-		b = b[l:]
-		if typ != protowire.BytesType {
-			return errUnknownField
-		}
-		v, l := protowire.ConsumeBytes(b)
-		if l < 0 {
-			return protowire.ParseError(l)
-		}
-		b = b[l:]
-		switch num {
-		case 1:
-			r.DocumentId = string(v)
-		case 2:
+		switch {
+		case f.is(wire.BatchResultDocumentID, protowire.BytesType):
+			if r.DocumentId, err = f.str(); err != nil {
+				return err
+			}
+		case f.is(wire.BatchResultClassification, protowire.BytesType) && r.Result == nil:
 			c := &d.cls[i]
-			if err := d.classification(v, c, i); err != nil {
+			if err := d.classification(f.bytes, c, i); err != nil {
 				return err
 			}
 			d.oneofs[i].Classification = c
 			r.Result = &d.oneofs[i]
-		case 3:
+		case f.is(wire.BatchResultError, protowire.BytesType) && r.Result == nil:
 			st := new(spb.Status)
-			if err := proto.Unmarshal(v, st); err != nil {
+			if err := proto.Unmarshal(f.bytes, st); err != nil {
 				return err
 			}
 			r.Result = &topicdv1.ClassifyBatchResult_Error{Error: st}
 		default:
-			return errUnknownField
+			// Also a second classification or error, which protobuf merges into the first.
+			return errFallback
 		}
 	}
 	return nil
 }
 
 func (d *batchDecoder) classification(b []byte, c *topicdv1.Classification, i int) error {
-	start := len(d.ptrs) // this classification's scores are d.ptrs[start:]
-	defer func() {
-		if len(d.ptrs) > start {
-			c.Scores = d.ptrs[start:len(d.ptrs):len(d.ptrs)]
-		}
-	}()
+	scores, topics := len(d.scores.ptrs), len(d.topics.ptrs) // where this classification's lists start
+	var f field
+	var err error
 	for len(b) > 0 {
-		num, typ, l := protowire.ConsumeTag(b)
-		if l < 0 {
-			return protowire.ParseError(l)
+		if b, err = next(b, &f); err != nil {
+			return err
 		}
-		b = b[l:]
 		switch {
-		case typ == protowire.BytesType:
-			v, l := protowire.ConsumeBytes(b)
-			if l < 0 {
-				return protowire.ParseError(l)
+		case f.is(wire.ClassificationDocumentID, protowire.BytesType):
+			if id := d.results[i].DocumentId; id == string(f.bytes) {
+				c.DocumentId = id // the result's id, already a string
+			} else if c.DocumentId, err = f.str(); err != nil {
+				return err
 			}
-			b = b[l:]
-			switch num {
-			case 1:
-				if id := d.results[i].DocumentId; id == string(v) {
-					c.DocumentId = id // the result's id, already a string
-				} else {
-					c.DocumentId = string(v)
-				}
-			case 2:
-				c.Label = d.intern(v)
-			case 4:
-				s, err := d.score(v)
-				if err != nil {
-					return err
-				}
-				if len(d.ptrs) == cap(d.ptrs) {
-					ptrs := make([]*topicdv1.LabelScore, 0, max(4*len(d.cls), 2*(len(d.ptrs)-start)+8))
-					d.ptrs = append(ptrs, d.ptrs[start:]...)
-					start = 0
-				}
-				d.ptrs = append(d.ptrs, s)
-			case 5:
-				c.Model = d.intern(v)
-			case 6:
-				c.ModelVersion = d.intern(v)
-			case 7:
-				st := &d.stats[i]
-				if err := inputStats(v, st); err != nil {
-					return err
-				}
-				c.Stats = st
-			case 9:
-				e := new(topicdv1.Explanation)
-				if err := proto.Unmarshal(v, e); err != nil {
-					return err
-				}
-				c.Explanations = append(c.Explanations, e)
-			default:
-				return errUnknownField
+		case f.is(wire.ClassificationLabel, protowire.BytesType):
+			if c.Label, err = d.intern(f.bytes); err != nil {
+				return err
 			}
-		case num == 3 && typ == protowire.Fixed32Type:
-			v, l := protowire.ConsumeFixed32(b)
-			if l < 0 {
-				return protowire.ParseError(l)
+		case f.is(wire.ClassificationConfidence, protowire.Fixed32Type):
+			c.Confidence = f.float()
+		case f.is(wire.ClassificationScores, protowire.BytesType):
+			s := d.scores.next(4 * len(d.cls))
+			if err := d.score(f.bytes, s); err != nil {
+				return err
 			}
-			b = b[l:]
-			c.Confidence = math.Float32frombits(v)
-		case num == 8 && typ == protowire.VarintType:
-			v, l := protowire.ConsumeVarint(b)
-			if l < 0 {
-				return protowire.ParseError(l)
+			d.scores.add(&scores, s, 4*len(d.cls))
+		case f.is(wire.ClassificationModel, protowire.BytesType):
+			if c.Model, err = d.intern(f.bytes); err != nil {
+				return err
 			}
-			b = b[l:]
-			c.Abstained = v != 0
+		case f.is(wire.ClassificationModelVersion, protowire.BytesType):
+			if c.ModelVersion, err = d.intern(f.bytes); err != nil {
+				return err
+			}
+		case f.is(wire.ClassificationStats, protowire.BytesType):
+			// A repeated message field merges into the first, as here.
+			st := &d.stats[i]
+			if err := inputStats(f.bytes, st); err != nil {
+				return err
+			}
+			c.Stats = st
+		case f.is(wire.ClassificationAbstained, protowire.VarintType):
+			c.Abstained = f.u != 0
+		case f.is(wire.ClassificationExplanations, protowire.BytesType):
+			e := new(topicdv1.Explanation)
+			if err := d.explanation(f.bytes, e); err != nil {
+				return err
+			}
+			c.Explanations = append(c.Explanations, e)
+		case f.is(wire.ClassificationTopics, protowire.BytesType):
+			t := d.topics.next(4 * len(d.cls))
+			if err := d.topic(f.bytes, t); err != nil {
+				return err
+			}
+			d.topics.add(&topics, t, 4*len(d.cls))
+		case f.is(wire.ClassificationExtracted, protowire.BytesType):
+			if c.Extracted == nil {
+				c.Extracted = new(topicdv1.ExtractedText)
+			}
+			if err := extracted(f.bytes, c.Extracted); err != nil {
+				return err
+			}
 		default:
-			return errUnknownField
+			return errFallback
 		}
 	}
+	c.Scores, c.Topics = d.scores.list(scores), d.topics.list(topics)
 	return nil
 }
 
-// score decodes one LabelScore into the scores slab, taking a new slab when it is full so
-// that pointers already handed out stay valid.
-func (d *batchDecoder) score(b []byte) (*topicdv1.LabelScore, error) {
-	if len(d.scores) == cap(d.scores) {
-		d.scores = make([]topicdv1.LabelScore, 0, max(4*len(d.cls), 16))
-	}
-	d.scores = d.scores[:len(d.scores)+1]
-	s := &d.scores[len(d.scores)-1]
+func (d *batchDecoder) score(b []byte, s *topicdv1.LabelScore) error {
+	var f field
+	var err error
 	for len(b) > 0 {
-		num, typ, l := protowire.ConsumeTag(b)
-		if l < 0 {
-			return nil, protowire.ParseError(l)
+		if b, err = next(b, &f); err != nil {
+			return err
 		}
-		b = b[l:]
 		switch {
-		case num == 1 && typ == protowire.BytesType:
-			v, l := protowire.ConsumeBytes(b)
-			if l < 0 {
-				return nil, protowire.ParseError(l)
+		case f.is(wire.LabelScoreLabel, protowire.BytesType):
+			if s.Label, err = d.intern(f.bytes); err != nil {
+				return err
 			}
-			b = b[l:]
-			s.Label = d.intern(v)
-		case num == 2 && typ == protowire.Fixed32Type:
-			v, l := protowire.ConsumeFixed32(b)
-			if l < 0 {
-				return nil, protowire.ParseError(l)
-			}
-			b = b[l:]
-			s.Confidence = math.Float32frombits(v)
+		case f.is(wire.LabelScoreConfidence, protowire.Fixed32Type):
+			s.Confidence = f.float()
 		default:
-			return nil, errUnknownField
+			return errFallback
 		}
 	}
-	return s, nil
+	return nil
 }
 
 func inputStats(b []byte, st *topicdv1.InputStats) error {
+	var f field
+	var err error
 	for len(b) > 0 {
-		num, typ, l := protowire.ConsumeTag(b)
-		if l < 0 {
-			return protowire.ParseError(l)
+		if b, err = next(b, &f); err != nil {
+			return err
 		}
-		b = b[l:]
-		if typ != protowire.VarintType || num < 1 || num > 3 {
-			return errUnknownField
-		}
-		v, l := protowire.ConsumeVarint(b)
-		if l < 0 {
-			return protowire.ParseError(l)
-		}
-		b = b[l:]
-		switch num {
-		case 1:
-			st.Bytes = v
-		case 2:
-			st.Tokens = v
-		case 3:
-			st.KnownTokens = v
+		switch {
+		case f.is(wire.InputStatsBytes, protowire.VarintType):
+			st.Bytes = f.u
+		case f.is(wire.InputStatsTokens, protowire.VarintType):
+			st.Tokens = f.u
+		case f.is(wire.InputStatsKnownTokens, protowire.VarintType):
+			st.KnownTokens = f.u
+		default:
+			return errFallback
 		}
 	}
 	return nil
 }
 
-// intern returns b as a string, shared with every equal string of the response.
-func (d *batchDecoder) intern(b []byte) string {
+func (d *batchDecoder) explanation(b []byte, e *topicdv1.Explanation) error {
+	var f field
+	var err error
+	for len(b) > 0 {
+		if b, err = next(b, &f); err != nil {
+			return err
+		}
+		switch {
+		case f.is(wire.ExplanationLabel, protowire.BytesType):
+			if e.Label, err = d.intern(f.bytes); err != nil {
+				return err
+			}
+		case f.is(wire.ExplanationTerms, protowire.BytesType):
+			t := new(topicdv1.TermWeight)
+			if err := termWeight(f.bytes, t); err != nil {
+				return err
+			}
+			e.Terms = append(e.Terms, t)
+		default:
+			return errFallback
+		}
+	}
+	return nil
+}
+
+func termWeight(b []byte, t *topicdv1.TermWeight) error {
+	var f field
+	var err error
+	for len(b) > 0 {
+		if b, err = next(b, &f); err != nil {
+			return err
+		}
+		switch {
+		case f.is(wire.TermWeightTerm, protowire.BytesType):
+			if t.Term, err = f.str(); err != nil {
+				return err
+			}
+		case f.is(wire.TermWeightWeight, protowire.Fixed32Type):
+			t.Weight = f.float()
+		default:
+			return errFallback
+		}
+	}
+	return nil
+}
+
+func (d *batchDecoder) topic(b []byte, t *topicdv1.TopicScore) error {
+	var f field
+	var err error
+	for len(b) > 0 {
+		if b, err = next(b, &f); err != nil {
+			return err
+		}
+		switch {
+		case f.is(wire.TopicScoreTopic, protowire.BytesType):
+			if t.Topic, err = d.intern(f.bytes); err != nil {
+				return err
+			}
+		case f.is(wire.TopicScoreProbability, protowire.Fixed32Type):
+			t.Probability = f.float()
+		case f.is(wire.TopicScorePresent, protowire.VarintType):
+			t.Present = f.u != 0
+		case f.is(wire.TopicScoreThreshold, protowire.Fixed32Type):
+			t.Threshold = f.float()
+		case f.is(wire.TopicScoreEvidence, protowire.BytesType):
+			if t.Evidence == nil {
+				t.Evidence = new(topicdv1.Passage)
+			}
+			if err := passage(f.bytes, t.Evidence); err != nil {
+				return err
+			}
+		default:
+			return errFallback
+		}
+	}
+	return nil
+}
+
+func passage(b []byte, p *topicdv1.Passage) error {
+	var f field
+	var err error
+	for len(b) > 0 {
+		if b, err = next(b, &f); err != nil {
+			return err
+		}
+		switch {
+		case f.is(wire.PassageStart, protowire.VarintType):
+			p.Start = uint32(f.u)
+		case f.is(wire.PassageEnd, protowire.VarintType):
+			p.End = uint32(f.u)
+		case f.is(wire.PassageText, protowire.BytesType):
+			if p.Text, err = f.str(); err != nil {
+				return err
+			}
+		case f.is(wire.PassageScore, protowire.Fixed32Type):
+			p.Score = f.float()
+		default:
+			return errFallback
+		}
+	}
+	return nil
+}
+
+func extracted(b []byte, x *topicdv1.ExtractedText) error {
+	var f field
+	var err error
+	for len(b) > 0 {
+		if b, err = next(b, &f); err != nil {
+			return err
+		}
+		switch {
+		case f.is(wire.ExtractedTextTitle, protowire.BytesType):
+			if x.Title, err = f.str(); err != nil {
+				return err
+			}
+		case f.is(wire.ExtractedTextText, protowire.BytesType):
+			if x.Text, err = f.str(); err != nil {
+				return err
+			}
+		default:
+			return errFallback
+		}
+	}
+	return nil
+}
+
+// intern returns b as a string, shared with every equal string of the response, or
+// errFallback if b is not UTF-8 (checked once per distinct string).
+func (d *batchDecoder) intern(b []byte) (string, error) {
 	if s, ok := d.strs[string(b)]; ok {
-		return s
+		return s, nil
+	}
+	if !utf8.Valid(b) {
+		return "", errFallback
 	}
 	s := string(b)
 	if len(d.strs) < 64 {
 		d.strs[s] = s
 	}
-	return s
+	return s, nil
 }

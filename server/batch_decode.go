@@ -7,31 +7,23 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/topicd/topicd/internal/wire"
 	topicdv1 "github.com/topicd/topicd/proto/topicd/v1"
 )
 
 // protobuf-go decodes a ClassifyBatchRequest of 1000 documents into 1000 separately allocated
-// Documents and up to 3000 strings, each checked for UTF-8 that validateDocument checks again.
+// Documents and up to 3000 strings, each checked for UTF-8 that document validation checks again.
 // unmarshalBatchRequest copies the message once into a string that every id, title and text
 // points into, and puts the Documents in one slab: a few allocations per call instead of
-// thousands. It does not check UTF-8: validateDocument does, per document, as the lenient codec
-// would after a request with invalid UTF-8. Anything it does not expect (unknown fields, wire
-// types other than the proto's) makes it return false, and the caller decodes the request the
-// standard way.
+// thousands. It reads every field of Document that internal/wire's field table lists (a test
+// fails on a field of the API missing there, and another fills every field at random and
+// compares the result with protobuf-go's). It does not check UTF-8: validateDocument does, per
+// document, as the lenient codec would after a request with invalid UTF-8. Anything it does not
+// expect (unknown fields, wire types other than the proto's) makes it return false, and the
+// caller decodes the request the standard way.
 //
 // The documents keep the whole request's bytes alive until they are all unreachable, which for
 // a batch is the end of the call.
-
-// Field numbers of the messages decoded here, from proto/topicd/v1/topicd.proto.
-const (
-	fieldBatchDocuments = 1 // ClassifyBatchRequest.documents
-	fieldBatchModel     = 2 // ClassifyBatchRequest.model
-	fieldBatchOptions   = 3 // ClassifyBatchRequest.options
-
-	fieldDocID    = 1 // Document.id
-	fieldDocText  = 2 // Document.text
-	fieldDocTitle = 3 // Document.title
-)
 
 // unmarshalBatchRequest decodes data into req, which must be empty. It reports false, with req
 // possibly half filled, when data is not a request it decodes.
@@ -51,7 +43,7 @@ func unmarshalBatchRequest(data mem.BufferSlice, req *topicdv1.ClassifyBatchRequ
 		if fn < 0 {
 			return false
 		}
-		if num == fieldBatchDocuments && typ == protowire.BytesType {
+		if num == wire.BatchRequestDocuments && typ == protowire.BytesType {
 			docs++
 		}
 		rest = rest[fn:]
@@ -65,15 +57,15 @@ func unmarshalBatchRequest(data mem.BufferSlice, req *topicdv1.ClassifyBatchRequ
 		field := rest[:fn]
 		rest = rest[fn:]
 		switch {
-		case num == fieldBatchDocuments && typ == protowire.BytesType:
+		case num == wire.BatchRequestDocuments && typ == protowire.BytesType:
 			d := &slab[len(req.Documents)]
 			if !decodeDocument(bytesValue(field), d) {
 				return false
 			}
 			req.Documents = append(req.Documents, d)
-		case num == fieldBatchModel && typ == protowire.BytesType:
+		case num == wire.BatchRequestModel && typ == protowire.BytesType:
 			req.Model = bytesValue(field)
-		case num == fieldBatchOptions && typ == protowire.BytesType:
+		case num == wire.BatchRequestOptions && typ == protowire.BytesType:
 			if req.Options == nil {
 				req.Options = new(topicdv1.ClassifyOptions)
 			}
@@ -95,18 +87,21 @@ func unmarshalBatchRequest(data mem.BufferSlice, req *topicdv1.ClassifyBatchRequ
 func decodeDocument(s string, d *topicdv1.Document) bool {
 	for len(s) > 0 {
 		num, typ, fn := consumeField(s)
-		if fn < 0 || typ != protowire.BytesType {
+		if fn < 0 {
 			return false
 		}
-		v := bytesValue(s[:fn])
+		field := s[:fn]
 		s = s[fn:]
-		switch num {
-		case fieldDocID:
-			d.Id = v
-		case fieldDocText:
-			d.Text = v
-		case fieldDocTitle:
-			d.Title = v
+		switch {
+		case num == wire.DocumentID && typ == protowire.BytesType:
+			d.Id = bytesValue(field)
+		case num == wire.DocumentText && typ == protowire.BytesType:
+			d.Text = bytesValue(field)
+		case num == wire.DocumentTitle && typ == protowire.BytesType:
+			d.Title = bytesValue(field)
+		case num == wire.DocumentContentType && typ == protowire.VarintType:
+			// An enum is an int32 on the wire: protobuf-go keeps the low 32 bits.
+			d.ContentType = topicdv1.ContentType(int32(varintValue(field)))
 		default:
 			return false
 		}
@@ -127,6 +122,14 @@ func consumeField(s string) (protowire.Number, protowire.Type, int) {
 		return 0, 0, vn
 	}
 	return num, typ, n + vn
+}
+
+// varintValue returns the value of field, a well-formed varint field.
+func varintValue(field string) uint64 {
+	b := unsafe.Slice(unsafe.StringData(field), len(field))
+	_, _, n := protowire.ConsumeTag(b)
+	v, _ := protowire.ConsumeVarint(b[n:])
+	return v
 }
 
 // bytesValue returns the payload of field, a well-formed length-delimited field.

@@ -1,10 +1,7 @@
 package server
 
 import (
-	"math"
-
 	"google.golang.org/grpc/mem"
-	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/topicd/topicd/internal/wire"
@@ -14,34 +11,12 @@ import (
 // A ClassifyBatchResponse of 1000 documents is the largest message the server sends, and
 // protobuf-go's reflective marshal of it (a size pass, then an append pass, both walking
 // descriptors per field) was about 12% of the server's CPU under topicctl batch.
-// marshalBatchResponse writes the same bytes straight from the Go structs. It relies on what
-// the server builds: no unknown fields, and strings already valid UTF-8 (document ids go through
-// validUTF8, labels and model names come from loaded models). A result of another shape (an
-// error, explanations) is marshaled by the protobuf runtime, so rare cases cost what they did.
-
-// Field numbers of the messages encoded here, from proto/topicd/v1/topicd.proto.
-const (
-	fieldBatchResults = 1 // ClassifyBatchResponse.results
-
-	fieldResultDocumentID     = 1 // ClassifyBatchResult.document_id
-	fieldResultClassification = 2 // ClassifyBatchResult.classification
-
-	fieldClassDocumentID   = 1 // Classification.document_id
-	fieldClassLabel        = 2 // Classification.label
-	fieldClassConfidence   = 3 // Classification.confidence
-	fieldClassScores       = 4 // Classification.scores
-	fieldClassModel        = 5 // Classification.model
-	fieldClassModelVersion = 6 // Classification.model_version
-	fieldClassStats        = 7 // Classification.stats
-	fieldClassAbstained    = 8 // Classification.abstained
-
-	fieldScoreLabel      = 1 // LabelScore.label
-	fieldScoreConfidence = 2 // LabelScore.confidence
-
-	fieldStatsBytes       = 1 // InputStats.bytes
-	fieldStatsTokens      = 2 // InputStats.tokens
-	fieldStatsKnownTokens = 3 // InputStats.known_tokens
-)
+// marshalBatchResponse writes the same bytes straight from the Go structs: every field of
+// Classification and of the messages inside it, as internal/wire's field table lists them (a
+// test fails on a field of the API missing there, and another fills every field at random and
+// compares the bytes with proto.Marshal's). It relies on what the server builds: no unknown
+// fields, and strings already valid UTF-8 (document ids go through validUTF8, labels and model
+// names come from loaded models). The error of a rejected document is marshaled by protobuf-go.
 
 // marshalBatchResponse encodes resp as proto.Marshal would.
 func marshalBatchResponse(resp *topicdv1.ClassifyBatchResponse) (mem.BufferSlice, error) {
@@ -52,7 +27,7 @@ func marshalBatchResponse(resp *topicdv1.ClassifyBatchResponse) (mem.BufferSlice
 	for i, r := range resp.Results {
 		n, cn := resultSize(r)
 		sizes[i], sizes[len(resp.Results)+i] = n, cn
-		total += 1 + protowire.SizeVarint(uint64(n)) + n
+		total += wire.SizeMessage(n)
 	}
 	var buf []byte
 	var pooled *[]byte
@@ -64,8 +39,7 @@ func marshalBatchResponse(resp *topicdv1.ClassifyBatchResponse) (mem.BufferSlice
 	}
 	var err error
 	for i, r := range resp.Results {
-		buf = protowire.AppendTag(buf, fieldBatchResults, protowire.BytesType)
-		buf = protowire.AppendVarint(buf, uint64(sizes[i]))
+		buf = wire.AppendMessageHeader(buf, wire.BatchResponseResults, sizes[i])
 		if buf, err = appendResult(buf, r, sizes[len(resp.Results)+i]); err != nil {
 			if pooled != nil {
 				responseBuffers.Put(pooled)
@@ -83,126 +57,147 @@ func marshalBatchResponse(resp *topicdv1.ClassifyBatchResponse) (mem.BufferSlice
 // responseBuffers holds the buffers of batch responses between calls.
 var responseBuffers = new(wire.UnclearedPool)
 
-// plainClassification returns r's classification if this file encodes it, else nil.
-func plainClassification(r *topicdv1.ClassifyBatchResult) *topicdv1.Classification {
+// handClassification returns r's classification if this file encodes r by hand, else nil: r is
+// then an error result (or has no result), which protobuf-go marshals.
+func handClassification(r *topicdv1.ClassifyBatchResult) *topicdv1.Classification {
 	if r == nil {
 		return nil
 	}
 	one, ok := r.Result.(*topicdv1.ClassifyBatchResult_Classification)
-	if !ok || one.Classification == nil || len(one.Classification.Explanations) > 0 {
+	if !ok || one.Classification == nil {
 		return nil
 	}
 	return one.Classification
 }
 
-// resultSize returns the encoded size of r and of its classification (0 if r is not plain).
+// resultSize returns the encoded size of r and of its classification (0 if not encoded by hand).
 func resultSize(r *topicdv1.ClassifyBatchResult) (n, cn int) {
-	c := plainClassification(r)
+	c := handClassification(r)
 	if c == nil {
 		return proto.Size(r), 0
 	}
 	cn = classificationSize(c)
-	return stringSize(r.DocumentId) + 1 + protowire.SizeVarint(uint64(cn)) + cn, cn
+	return wire.SizeString(r.DocumentId) + wire.SizeMessage(cn), cn
 }
 
 func appendResult(b []byte, r *topicdv1.ClassifyBatchResult, cn int) ([]byte, error) {
-	c := plainClassification(r)
+	c := handClassification(r)
 	if c == nil {
 		return proto.MarshalOptions{}.MarshalAppend(b, r)
 	}
-	b = wire.AppendString(b, fieldResultDocumentID, r.DocumentId)
-	b = protowire.AppendTag(b, fieldResultClassification, protowire.BytesType)
-	b = protowire.AppendVarint(b, uint64(cn))
+	b = wire.AppendString(b, wire.BatchResultDocumentID, r.DocumentId)
+	b = wire.AppendMessageHeader(b, wire.BatchResultClassification, cn)
 	return appendClassification(b, c), nil
 }
 
+// The functions below take the Get methods' view of nil: a nil message in a list is encoded as
+// an empty one, as protobuf-go does.
+
 func classificationSize(c *topicdv1.Classification) int {
-	n := stringSize(c.DocumentId) + stringSize(c.Label) + floatSize(c.Confidence)
+	n := wire.SizeString(c.DocumentId) + wire.SizeString(c.Label) + wire.SizeFloat(c.Confidence)
 	for _, s := range c.Scores {
-		sn := scoreSize(s)
-		n += 1 + protowire.SizeVarint(uint64(sn)) + sn
+		n += wire.SizeMessage(scoreSize(s))
 	}
-	n += stringSize(c.Model) + stringSize(c.ModelVersion)
+	n += wire.SizeString(c.Model) + wire.SizeString(c.ModelVersion)
 	if c.Stats != nil {
-		sn := statsSize(c.Stats)
-		n += 1 + protowire.SizeVarint(uint64(sn)) + sn
+		n += wire.SizeMessage(statsSize(c.Stats))
 	}
-	if c.Abstained {
-		n += 2
+	n += wire.SizeBool(c.Abstained)
+	for _, e := range c.Explanations {
+		n += wire.SizeMessage(explanationSize(e))
+	}
+	for _, t := range c.Topics {
+		n += wire.SizeMessage(topicSize(t))
+	}
+	if c.Extracted != nil {
+		n += wire.SizeMessage(extractedSize(c.Extracted))
 	}
 	return n
 }
 
 func appendClassification(b []byte, c *topicdv1.Classification) []byte {
-	b = wire.AppendString(b, fieldClassDocumentID, c.DocumentId)
-	b = wire.AppendString(b, fieldClassLabel, c.Label)
-	b = appendFloat(b, fieldClassConfidence, c.Confidence)
+	b = wire.AppendString(b, wire.ClassificationDocumentID, c.DocumentId)
+	b = wire.AppendString(b, wire.ClassificationLabel, c.Label)
+	b = wire.AppendFloat(b, wire.ClassificationConfidence, c.Confidence)
 	for _, s := range c.Scores {
-		b = protowire.AppendTag(b, fieldClassScores, protowire.BytesType)
-		b = protowire.AppendVarint(b, uint64(scoreSize(s)))
-		b = wire.AppendString(b, fieldScoreLabel, s.GetLabel())
-		b = appendFloat(b, fieldScoreConfidence, s.GetConfidence())
+		b = wire.AppendMessageHeader(b, wire.ClassificationScores, scoreSize(s))
+		b = wire.AppendString(b, wire.LabelScoreLabel, s.GetLabel())
+		b = wire.AppendFloat(b, wire.LabelScoreConfidence, s.GetConfidence())
 	}
-	b = wire.AppendString(b, fieldClassModel, c.Model)
-	b = wire.AppendString(b, fieldClassModelVersion, c.ModelVersion)
+	b = wire.AppendString(b, wire.ClassificationModel, c.Model)
+	b = wire.AppendString(b, wire.ClassificationModelVersion, c.ModelVersion)
 	if st := c.Stats; st != nil {
-		b = protowire.AppendTag(b, fieldClassStats, protowire.BytesType)
-		b = protowire.AppendVarint(b, uint64(statsSize(st)))
-		b = appendUint(b, fieldStatsBytes, st.Bytes)
-		b = appendUint(b, fieldStatsTokens, st.Tokens)
-		b = appendUint(b, fieldStatsKnownTokens, st.KnownTokens)
+		b = wire.AppendMessageHeader(b, wire.ClassificationStats, statsSize(st))
+		b = wire.AppendUint(b, wire.InputStatsBytes, st.Bytes)
+		b = wire.AppendUint(b, wire.InputStatsTokens, st.Tokens)
+		b = wire.AppendUint(b, wire.InputStatsKnownTokens, st.KnownTokens)
 	}
-	if c.Abstained {
-		b = protowire.AppendTag(b, fieldClassAbstained, protowire.VarintType)
-		b = protowire.AppendVarint(b, 1)
+	b = wire.AppendBool(b, wire.ClassificationAbstained, c.Abstained)
+	for _, e := range c.Explanations {
+		b = wire.AppendMessageHeader(b, wire.ClassificationExplanations, explanationSize(e))
+		b = wire.AppendString(b, wire.ExplanationLabel, e.GetLabel())
+		for _, t := range e.GetTerms() {
+			b = wire.AppendMessageHeader(b, wire.ExplanationTerms, termSize(t))
+			b = wire.AppendString(b, wire.TermWeightTerm, t.GetTerm())
+			b = wire.AppendFloat(b, wire.TermWeightWeight, t.GetWeight())
+		}
+	}
+	for _, t := range c.Topics {
+		b = wire.AppendMessageHeader(b, wire.ClassificationTopics, topicSize(t))
+		b = wire.AppendString(b, wire.TopicScoreTopic, t.GetTopic())
+		b = wire.AppendFloat(b, wire.TopicScoreProbability, t.GetProbability())
+		b = wire.AppendBool(b, wire.TopicScorePresent, t.GetPresent())
+		b = wire.AppendFloat(b, wire.TopicScoreThreshold, t.GetThreshold())
+		if p := t.GetEvidence(); p != nil {
+			b = wire.AppendMessageHeader(b, wire.TopicScoreEvidence, passageSize(p))
+			b = wire.AppendUint(b, wire.PassageStart, uint64(p.Start))
+			b = wire.AppendUint(b, wire.PassageEnd, uint64(p.End))
+			b = wire.AppendString(b, wire.PassageText, p.Text)
+			b = wire.AppendFloat(b, wire.PassageScore, p.Score)
+		}
+	}
+	if x := c.Extracted; x != nil {
+		b = wire.AppendMessageHeader(b, wire.ClassificationExtracted, extractedSize(x))
+		b = wire.AppendString(b, wire.ExtractedTextTitle, x.Title)
+		b = wire.AppendString(b, wire.ExtractedTextText, x.Text)
 	}
 	return b
 }
 
 func scoreSize(s *topicdv1.LabelScore) int {
-	return stringSize(s.GetLabel()) + floatSize(s.GetConfidence())
+	return wire.SizeString(s.GetLabel()) + wire.SizeFloat(s.GetConfidence())
 }
 
 func statsSize(s *topicdv1.InputStats) int {
-	return uintSize(s.Bytes) + uintSize(s.Tokens) + uintSize(s.KnownTokens)
+	return wire.SizeUint(s.Bytes) + wire.SizeUint(s.Tokens) + wire.SizeUint(s.KnownTokens)
 }
 
-// The sizes below count a one-byte tag: every field number here is below 16. Zero values are
-// left out, as proto3 does; a float is zero only when its bits are (-0 is sent).
-
-func stringSize(s string) int {
-	if s == "" {
-		return 0
+func explanationSize(e *topicdv1.Explanation) int {
+	n := wire.SizeString(e.GetLabel())
+	for _, t := range e.GetTerms() {
+		n += wire.SizeMessage(termSize(t))
 	}
-	return 1 + protowire.SizeVarint(uint64(len(s))) + len(s)
+	return n
 }
 
-func floatSize(f float32) int {
-	if math.Float32bits(f) == 0 {
-		return 0
-	}
-	return 1 + 4
+func termSize(t *topicdv1.TermWeight) int {
+	return wire.SizeString(t.GetTerm()) + wire.SizeFloat(t.GetWeight())
 }
 
-func uintSize(v uint64) int {
-	if v == 0 {
-		return 0
+func topicSize(t *topicdv1.TopicScore) int {
+	n := wire.SizeString(t.GetTopic()) + wire.SizeFloat(t.GetProbability()) +
+		wire.SizeBool(t.GetPresent()) + wire.SizeFloat(t.GetThreshold())
+	if p := t.GetEvidence(); p != nil {
+		n += wire.SizeMessage(passageSize(p))
 	}
-	return 1 + protowire.SizeVarint(v)
+	return n
 }
 
-func appendFloat(b []byte, num protowire.Number, f float32) []byte {
-	if math.Float32bits(f) == 0 {
-		return b
-	}
-	b = protowire.AppendTag(b, num, protowire.Fixed32Type)
-	return protowire.AppendFixed32(b, math.Float32bits(f))
+func passageSize(p *topicdv1.Passage) int {
+	return wire.SizeUint(uint64(p.Start)) + wire.SizeUint(uint64(p.End)) +
+		wire.SizeString(p.Text) + wire.SizeFloat(p.Score)
 }
 
-func appendUint(b []byte, num protowire.Number, v uint64) []byte {
-	if v == 0 {
-		return b
-	}
-	b = protowire.AppendTag(b, num, protowire.VarintType)
-	return protowire.AppendVarint(b, v)
+func extractedSize(x *topicdv1.ExtractedText) int {
+	return wire.SizeString(x.Title) + wire.SizeString(x.Text)
 }

@@ -5,12 +5,14 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/topicd/topicd/internal/wire/wiretest"
 	topicdv1 "github.com/topicd/topicd/proto/topicd/v1"
 )
 
@@ -87,6 +89,34 @@ func TestMarshalBatchResponse(t *testing.T) {
 			}
 			got.Free()
 		})
+	}
+}
+
+// TestMarshalBatchResponseRandom fills every field of random responses (every field the
+// descriptors list, so also one added to Classification later) and checks that each
+// classification is encoded by hand, to exactly proto.Marshal's bytes.
+func TestMarshalBatchResponseRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := range 500 {
+		resp := new(topicdv1.ClassifyBatchResponse)
+		wiretest.Fill(rng, resp.ProtoReflect())
+		for _, r := range resp.Results {
+			if r.GetClassification() != nil && handClassification(r) == nil {
+				t.Fatalf("response %d: a classification left to protobuf-go:\n%v", i, r)
+			}
+		}
+		want, err := proto.Marshal(resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := marshalBatchResponse(resp)
+		if err != nil {
+			t.Fatalf("response %d: marshalBatchResponse = %v", i, err)
+		}
+		if b := got.Materialize(); !bytes.Equal(b, want) {
+			t.Fatalf("response %d: marshalBatchResponse =\n%x\nproto.Marshal =\n%x\nof\n%v", i, b, want, resp)
+		}
+		got.Free()
 	}
 }
 

@@ -1,9 +1,11 @@
 // Package wire holds what the hand-written ClassifyBatch codecs of the client and the server
-// share: a buffer pool that skips clearing, and proto3 field appenders. It imports only the
-// protobuf wire package, so the client can use it without pulling in the classifier.
+// share: the table of the fields they carry (fields.go), a buffer pool that skips clearing, and
+// proto3 field sizes and appenders. It imports only the protobuf wire package, so the client can
+// use it without pulling in the classifier.
 package wire
 
 import (
+	"math"
 	"sync"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -37,4 +39,96 @@ func AppendString(b []byte, num protowire.Number, s string) []byte {
 	}
 	b = protowire.AppendTag(b, num, protowire.BytesType)
 	return protowire.AppendString(b, s)
+}
+
+// The sizes and appenders below follow proto3: a zero value is left out, a float is zero only
+// when its bits are (-0 is sent), and a tag is one byte (every field number in Fields is below
+// 16). Sizes include the tag.
+
+// SizeString is the encoded size of a string field.
+func SizeString(s string) int {
+	if s == "" {
+		return 0
+	}
+	return 1 + protowire.SizeBytes(len(s))
+}
+
+// SizeFloat is the encoded size of a float field.
+func SizeFloat(f float32) int {
+	if math.Float32bits(f) == 0 {
+		return 0
+	}
+	return 1 + 4
+}
+
+// SizeUint is the encoded size of a uint32 or uint64 field.
+func SizeUint(v uint64) int {
+	if v == 0 {
+		return 0
+	}
+	return 1 + protowire.SizeVarint(v)
+}
+
+// SizeBool is the encoded size of a bool field.
+func SizeBool(v bool) int {
+	if !v {
+		return 0
+	}
+	return 2
+}
+
+// SizeEnum is the encoded size of an enum field; a negative value takes ten bytes, as an int32
+// does.
+func SizeEnum(v int32) int {
+	if v == 0 {
+		return 0
+	}
+	return 1 + protowire.SizeVarint(uint64(int64(v)))
+}
+
+// SizeMessage is the encoded size of a message field whose message encodes to n bytes. A set
+// message is sent even when empty.
+func SizeMessage(n int) int { return 1 + protowire.SizeBytes(n) }
+
+// AppendFloat appends a float field.
+func AppendFloat(b []byte, num protowire.Number, f float32) []byte {
+	if math.Float32bits(f) == 0 {
+		return b
+	}
+	b = protowire.AppendTag(b, num, protowire.Fixed32Type)
+	return protowire.AppendFixed32(b, math.Float32bits(f))
+}
+
+// AppendUint appends a uint32 or uint64 field.
+func AppendUint(b []byte, num protowire.Number, v uint64) []byte {
+	if v == 0 {
+		return b
+	}
+	b = protowire.AppendTag(b, num, protowire.VarintType)
+	return protowire.AppendVarint(b, v)
+}
+
+// AppendBool appends a bool field.
+func AppendBool(b []byte, num protowire.Number, v bool) []byte {
+	if !v {
+		return b
+	}
+	b = protowire.AppendTag(b, num, protowire.VarintType)
+	return protowire.AppendVarint(b, 1)
+}
+
+// AppendEnum appends an enum field.
+func AppendEnum(b []byte, num protowire.Number, v int32) []byte {
+	if v == 0 {
+		return b
+	}
+	b = protowire.AppendTag(b, num, protowire.VarintType)
+	return protowire.AppendVarint(b, uint64(int64(v)))
+}
+
+// AppendMessageHeader appends the tag and length of a message field whose message encodes to n
+// bytes; the message's fields follow.
+func AppendMessageHeader(b []byte, num protowire.Number, n int) []byte {
+	b = protowire.AppendTag(b, num, protowire.BytesType)
+	return protowire.AppendVarint(b, uint64(n))
 }
