@@ -188,6 +188,14 @@ def main():
             table("multitopic by main label", label_counts, ["dev", "test"])
             topic_counts = [collections.Counter(combo(r) for r in halves[h][1]) for h in ("dev", "test")]
             table("multitopic by topic set", topic_counts, ["dev", "test"])
+            def passing(r):
+                if len(r.get("topics", [])) > 1:
+                    return None
+                return f"{combo(r)}, mentions {'+'.join(r.get('mentions', [])) or 'nothing'}"
+            pass_counts = [collections.Counter(p for p in map(passing, halves[h][1]) if p)
+                           for h in ("dev", "test")]
+            table("multitopic single-topic and other rows by what they mention in passing",
+                  pass_counts, ["dev", "test"])
     if problems:
         print("\nproblems:", file=sys.stderr)
         for p in problems:
