@@ -113,7 +113,28 @@ func BenchmarkTokenize(b *testing.B) {
 
 func BenchmarkClassify(b *testing.B) {
 	m, sets := loadBench(b)
+	if len(m.topics.Topics) == 0 {
+		// A model from before topic calibrations: score passages as a fitted one would.
+		var err error
+		if m, err = m.WithTopicCalibration(testTopicCalibration(m, 20)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// Without passages: the cost of the label alone, for comparison.
+	plain, err := m.WithTopicCalibration(TopicCalibration{})
+	if err != nil {
+		b.Fatal(err)
+	}
 	for _, s := range sets {
+		b.Run(s.name+"/no-passages", func(b *testing.B) {
+			b.SetBytes(s.bytes)
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if _, err := plain.Classify("", s.docs[i%len(s.docs)], Options{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 		b.Run(s.name, func(b *testing.B) {
 			b.SetBytes(s.bytes)
 			b.ReportAllocs()

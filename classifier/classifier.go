@@ -88,6 +88,9 @@ type Options struct {
 	// for a change of priors. Labels left out share what remains, in the proportions the model
 	// assumes; listing every label needs shares that sum to 1.
 	LabelMix map[string]float64
+	// TopicThreshold, when positive, is the probability at which every topic is present, in
+	// place of the model's own threshold for each topic. Range [0, 1].
+	TopicThreshold float64
 
 	// mixed caches the biases LabelMix gives for the model mixedFor (see PrepareOptions).
 	mixed    []float64
@@ -103,7 +106,10 @@ type Result struct {
 	Confidence float64      // confidence of the best label
 	Abstained  bool         // best confidence was below Options.MinConfidence
 	Scores     []LabelScore // high to low; every label, or the TopK best
-	Stats      Stats
+	// Topics holds every topic label (all labels but the fallback) with its own probability,
+	// high to low; see TopicScore.
+	Topics []TopicScore
+	Stats  Stats
 	// Explanations, one per entry of Scores in the same order, when Options.ExplainTerms > 0.
 	Explanations []Explanation
 }
@@ -143,6 +149,8 @@ type Info struct {
 	Provenance        Provenance
 	Evaluation        *Evaluation // nil when the model file holds none
 	License           string
+	// TopicThresholds is each topic's threshold for present.
+	TopicThresholds map[string]float64
 }
 
 // Provenance tells where a model came from.
@@ -175,7 +183,7 @@ type LabelMetrics struct {
 // FormatVersion is the newest model file format this package writes and reads. It reads every
 // version from 1 on, and writes the oldest version that can hold the model, so a model that
 // needs no newer feature stays readable by older topicd releases (see Model.Encode).
-const FormatVersion = 2
+const FormatVersion = 3
 
 // Model is a trained, compiled topic model. Build one with New or Load. A Model is immutable:
 // methods that change a setting (WithCalibration, WithScoring, WithEvaluation) return a new
@@ -186,6 +194,7 @@ type Model struct {
 	tokenizer TokenizerConfig
 	scoring   ScoringConfig
 	cal       Calibration
+	topics    TopicCalibration
 	prov      Provenance
 	eval      *Evaluation
 	license   string
@@ -249,6 +258,7 @@ func (m *Model) Info() Info {
 		Provenance:        prov,
 		Evaluation:        eval,
 		License:           m.license,
+		TopicThresholds:   m.TopicThresholds(),
 	}
 }
 

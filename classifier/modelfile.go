@@ -32,6 +32,10 @@ import (
 // would serve confidences calibrated for a different temperature, so a file that uses either
 // says version 2, which older readers refuse; a model without them is still written as
 // version 1.
+//
+// Version 3 adds topics, the topic calibration (per-topic regression weights, thresholds and the
+// passage length). A reader that ignored it would serve topic probabilities from an uncalibrated
+// reading, so a file that has one says version 3; one without is written as before.
 const fileMagic = "TOPICDNB"
 
 // Limits a model file must respect; they bound what a corrupt file can make Load allocate.
@@ -44,15 +48,16 @@ const (
 
 // fileHeader is the JSON part of a model file.
 type fileHeader struct {
-	Labels      []string        `json:"labels"`
-	Fallback    string          `json:"fallback_label"`
-	Documents   []uint64        `json:"documents"`
-	Tokenizer   TokenizerConfig `json:"tokenizer"`
-	Scoring     ScoringConfig   `json:"scoring"`
-	Calibration Calibration     `json:"calibration"`
-	Provenance  fileProvenance  `json:"provenance"`
-	Evaluation  *Evaluation     `json:"evaluation,omitempty"`
-	License     string          `json:"license,omitempty"`
+	Labels      []string          `json:"labels"`
+	Fallback    string            `json:"fallback_label"`
+	Documents   []uint64          `json:"documents"`
+	Tokenizer   TokenizerConfig   `json:"tokenizer"`
+	Scoring     ScoringConfig     `json:"scoring"`
+	Calibration Calibration       `json:"calibration"`
+	Topics      *TopicCalibration `json:"topics,omitempty"`
+	Provenance  fileProvenance    `json:"provenance"`
+	Evaluation  *Evaluation       `json:"evaluation,omitempty"`
+	License     string            `json:"license,omitempty"`
 }
 
 type fileProvenance struct {
@@ -90,6 +95,9 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 		},
 		Evaluation: m.eval,
 		License:    m.license,
+	}
+	if len(m.topics.Topics) > 0 {
+		hdr.Topics = &m.topics
 	}
 	js, err := json.Marshal(hdr)
 	if err != nil {
@@ -221,7 +229,13 @@ func decode(data []byte) (*Model, error) {
 		},
 		eval:    hdr.Evaluation,
 		license: hdr.License,
-		docs:    hdr.Documents,
+		topics: func() TopicCalibration {
+			if hdr.Topics == nil {
+				return TopicCalibration{}
+			}
+			return *hdr.Topics
+		}(),
+		docs: hdr.Documents,
 	}
 	for i, l := range hdr.Labels {
 		if l == hdr.Fallback {
@@ -325,6 +339,9 @@ func (m *Model) validate() error {
 	if err := m.cal.validate(k); err != nil {
 		return err
 	}
+	if err := m.topics.validate(m.labels, m.fallback); err != nil {
+		return err
+	}
 	v := len(m.offsets) - 1
 	if v > maxTerms {
 		return fmt.Errorf("%d terms, at most %d", v, maxTerms)
@@ -342,6 +359,9 @@ func (m *Model) validate() error {
 
 // formatVersion is the oldest file format that holds m.
 func (m *Model) formatVersion() int {
+	if len(m.topics.Topics) > 0 {
+		return 3
+	}
 	if m.cal.LengthPower != 0 || len(m.cal.Mix) != 0 {
 		return 2
 	}

@@ -2,6 +2,7 @@ package classifier
 
 import (
 	"encoding/binary"
+	"math"
 	"math/bits"
 	"unicode/utf8"
 	"unsafe"
@@ -22,9 +23,9 @@ const scanPad = 16
 // and adds in the same order, in float64, so the sums are bit for bit those of scoreTerms (the
 // calibration was fitted on those sums). It reports whether s is valid UTF-8: every non-ASCII
 // byte passes through slowWord, which decodes it, so Classify need not read the text twice.
-func (m *Model) scoreWords(sums []float64, s string, st *Stats) (valid bool) {
+func (m *Model) scoreWords(sums []float64, s string, st *Stats, p *passages) (valid bool) {
 	if len(sums) != 4 || m.tbl.stride != rowHeader+2 {
-		return m.scoreWordsAny(sums, s, st)
+		return m.scoreWordsAny(sums, s, st, p)
 	}
 	sc := scan4{
 		index:   unsafe.SliceData(m.tbl.index),
@@ -35,6 +36,12 @@ func (m *Model) scoreWords(sums []float64, s string, st *Stats) (valid bool) {
 		minLen:  m.tokenizer.MinLength,
 		numbers: 1,
 		sums:    [4]float64(sums),
+		limit:   math.MaxUint64,
+		pass:    p,
+		base:    st.KnownTokens,
+	}
+	if p != nil {
+		sc.limit = uint64(p.known+p.window-sc.base) << 32
 	}
 	if m.tokenizer.DropNumbers {
 		sc.numbers = 0
@@ -72,19 +79,42 @@ type scan4 struct {
 	counts uint64
 	// invalid is set when slowWord met a byte that is not valid UTF-8.
 	invalid bool
+	// limit is the value of counts at which the open passage is full (its known-term count in
+	// the high 32 bits), or MaxUint64 when no passages are scored; pass receives them, and base
+	// is the document's known terms before this text (its title's).
+	limit uint64
+	pass  *passages
+	base  int
+}
+
+// closePassage scores the open passage and opens the next.
+func (sc *scan4) closePassage(m *Model) {
+	p := sc.pass
+	m.closePassage(p, sc.sums[:], sc.base+int(sc.counts>>32))
+	sc.limit = uint64(p.known+p.window-sc.base) << 32
 }
 
 // scanAll scores the words of s that start before stop and returns the index after the last of
 // them; s must hold at least scanPad bytes from every index before stop. scan takes the words it
 // can and stops at any other, which slow then takes: so scan calls nothing, and Go, which saves
 // no register across a call, keeps scan's sums in registers rather than storing them every word.
+//
+// scan also stops when a passage is full (counts reaches limit); scanAll closes it and goes on.
 func (sc *scan4) scanAll(m *Model, s string, stop int) int {
 	i := 0
 	for {
-		if i = sc.scan(s, i, stop); i >= stop {
+		i = sc.scan(s, i, stop)
+		if sc.counts >= sc.limit {
+			sc.closePassage(m)
+			continue
+		}
+		if i >= stop {
 			return i
 		}
 		i = sc.slow(m, s, i)
+		if sc.counts >= sc.limit {
+			sc.closePassage(m)
+		}
 	}
 }
 
@@ -129,7 +159,7 @@ func (sc *scan4) scan(s string, i, stop int) int {
 	p := unsafe.Pointer(unsafe.StringData(s))
 	index, mask, rows := sc.index, sc.mask, sc.rows
 	a0, a1, a2, a3 := sc.sums[0], sc.sums[1], sc.sums[2], sc.sums[3]
-	counts := sc.counts
+	counts, limit := sc.counts, sc.limit
 	for i < stop {
 		b := (*[scanPad]byte)(unsafe.Add(p, i))
 		w0 := binary.LittleEndian.Uint64(b[:8])
@@ -200,6 +230,9 @@ func (sc *scan4) scan(s string, i, stop int) int {
 				a1 += float64(w[1])
 				a2 += float64(w[2])
 				a3 += float64(w[3])
+				if counts >= limit {
+					break // a full passage, for scanAll
+				}
 				continue
 			}
 		}
@@ -211,7 +244,7 @@ func (sc *scan4) scan(s string, i, stop int) int {
 }
 
 // scoreWordsAny is scoreWords for any number of labels, one slowWord call per word.
-func (m *Model) scoreWordsAny(sums []float64, s string, st *Stats) (valid bool) {
+func (m *Model) scoreWordsAny(sums []float64, s string, st *Stats, p *passages) (valid bool) {
 	valid = true
 	for i := 0; i < len(s); {
 		if asciiClass[s[i]] <= clsBreak {
@@ -232,6 +265,9 @@ func (m *Model) scoreWordsAny(sums []float64, s string, st *Stats) (valid bool) 
 		st.KnownTokens++
 		for c, w := range m.tbl.row(r) {
 			sums[c] += float64(w)
+		}
+		if p != nil && st.KnownTokens-p.known >= p.window {
+			m.closePassage(p, sums, st.KnownTokens)
 		}
 	}
 	return valid

@@ -52,8 +52,8 @@ func FuzzScoreWords(f *testing.F) {
 		for _, m := range models {
 			fast, slow := slices.Clone(m.priors), slices.Clone(m.priors)
 			var fst, sst Stats
-			valid := m.scoreWords(fast, s, &fst)
-			m.scoreTerms(slow, s, &sst)
+			valid := m.scoreWords(fast, s, &fst, nil)
+			m.scoreTerms(slow, s, &sst, nil)
 			if !slices.Equal(fast, slow) || fst != sst {
 				t.Fatalf("tokenizer %+v: scoreWords(%q) = %v %+v, scoreTerms = %v %+v", m.tokenizer, s, fast, fst, slow, sst)
 			}

@@ -19,37 +19,42 @@ const stackLabels = 16
 // calibration can be fitted on held-out data. The title and the text are tokenized separately,
 // so no word pair spans the two. LogScores does not validate the text.
 func (m *Model) LogScores(dst []float64, title, text string) ([]float64, Stats) {
-	dst, st, _ := m.logScores(dst, title, text)
+	dst, st, _ := m.logScores(dst, title, text, nil)
 	return dst, st
 }
 
-// logScores is LogScores that also reports whether title and text are valid UTF-8; the scores
-// of invalid text are those LogScores returns for it.
-func (m *Model) logScores(dst []float64, title, text string) ([]float64, Stats, bool) {
+// logScores is LogScores that also reports whether title and text are valid UTF-8 and, when p
+// is not nil, scores the document's passages into p (see passages); the scores of invalid text
+// are those LogScores returns for it.
+func (m *Model) logScores(dst []float64, title, text string, p *passages) ([]float64, Stats, bool) {
 	n := len(dst)
 	dst = append(dst, m.priors...)
 	var st Stats
-	valid := m.accumulate(dst[n:], title, &st)
-	valid = m.accumulate(dst[n:], text, &st) && valid
+	valid := m.accumulate(dst[n:], title, &st, p)
+	valid = m.accumulate(dst[n:], text, &st, p) && valid
+	if p != nil {
+		m.closePassage(p, dst[n:], st.KnownTokens)
+	}
 	return dst, st, valid
 }
 
 // accumulate adds the weights of s's known terms to sums and reports whether s is valid UTF-8.
 // This is the hot loop: no lock, no allocation, and a lookup touches one index slot and one row.
-func (m *Model) accumulate(sums []float64, s string, st *Stats) (valid bool) {
+// Every p.window known terms it closes a passage of p, when p is not nil.
+func (m *Model) accumulate(sums []float64, s string, st *Stats, p *passages) (valid bool) {
 	st.Bytes += len(s)
 	if len(s) == 0 {
 		return true
 	}
 	if !m.tokenizer.Bigrams {
-		return m.scoreWords(sums, s, st)
+		return m.scoreWords(sums, s, st, p)
 	}
-	m.scoreTerms(sums, s, st)
+	m.scoreTerms(sums, s, st, p)
 	return utf8.ValidString(s)
 }
 
 // scoreTerms is accumulate through the general tokenizer, which also makes word pairs.
-func (m *Model) scoreTerms(sums []float64, s string, st *Stats) {
+func (m *Model) scoreTerms(sums []float64, s string, st *Stats, p *passages) {
 	tbl := m.tbl
 	k := len(sums)
 	tz := getTokenizer(m.tokenizer, s)
@@ -66,6 +71,9 @@ func (m *Model) scoreTerms(sums []float64, s string, st *Stats) {
 		for c, w := range row {
 			sums[c] += float64(w)
 		}
+		if p != nil && st.KnownTokens-p.known >= p.window {
+			m.closePassage(p, sums, st.KnownTokens)
+		}
 	}
 }
 
@@ -75,6 +83,9 @@ func (o Options) validate() error {
 	}
 	if !(o.MinConfidence >= 0 && o.MinConfidence <= 1) {
 		return fmt.Errorf("%w: min_confidence %v is outside [0, 1]", ErrInvalidOptions, o.MinConfidence)
+	}
+	if !(o.TopicThreshold >= 0 && o.TopicThreshold <= 1) {
+		return fmt.Errorf("%w: topic_threshold %v is outside [0, 1]", ErrInvalidOptions, o.TopicThreshold)
 	}
 	if o.ExplainTerms < 0 || o.ExplainTerms > MaxExplainTerms {
 		return fmt.Errorf("%w: explain terms %d is outside [0, %d]", ErrInvalidOptions, o.ExplainTerms, MaxExplainTerms)
@@ -113,6 +124,7 @@ func (m *Model) Classify(title, text string, opts Options) (Result, error) {
 	}
 	bias := m.cal.Bias
 	var biasArr [stackLabels]float64
+	mixed := opts.mixedFor == m || len(opts.LabelMix) > 0
 	if opts.mixedFor == m {
 		bias = opts.mixed
 	} else if len(opts.LabelMix) > 0 {
@@ -134,12 +146,26 @@ func (m *Model) Classify(title, text string, opts Options) (Result, error) {
 	if k > stackLabels {
 		conf, order = make([]float64, k), make([]int, k)
 	}
-	raw, st, valid := m.logScores(raw, title, text)
+	var pa passages
+	p := m.startPassages(&pa)
+	raw, st, valid := m.logScores(raw, title, text, p)
 	if !valid {
 		return Result{}, ErrInvalidUTF8
 	}
 	inv := m.invTemperature(st.KnownTokens)
 	softmax(conf, raw, inv, bias)
+	// Topics read the confidences under the model's own calibration, whatever the label mix.
+	topicConf := conf
+	if mixed {
+		var ownArr [stackLabels]float64
+		topicConf = ownArr[:k]
+		if k > stackLabels {
+			topicConf = make([]float64, k)
+		}
+		softmax(topicConf, raw, inv, m.cal.Bias)
+	}
+	topics := make([]TopicScore, k-1)
+	m.scoreTopics(topics, topicConf, p, st.KnownTokens, opts.TopicThreshold)
 
 	for i := range order {
 		order[i] = i
@@ -158,6 +184,7 @@ func (m *Model) Classify(title, text string, opts Options) (Result, error) {
 		Label:      m.labels[order[0]],
 		Confidence: conf[order[0]],
 		Scores:     make([]LabelScore, n),
+		Topics:     topics,
 		Stats:      st,
 	}
 	for i := range res.Scores {
@@ -169,6 +196,7 @@ func (m *Model) Classify(title, text string, opts Options) (Result, error) {
 	}
 	if opts.ExplainTerms > 0 {
 		res.Explanations = m.explain(title, text, inv, order[:n], opts.ExplainTerms)
+		m.evidence(res.Topics, text)
 	}
 	return res, nil
 }

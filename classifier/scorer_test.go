@@ -245,14 +245,20 @@ func TestClassifyAllocs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		allocs := testing.AllocsPerRun(20, func() {
-			if _, err := m.Classify("Title", text, Options{}); err != nil {
-				t.Fatal(err)
+		withTopics, err := m.WithTopicCalibration(testTopicCalibration(m, 5))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range []*Model{m, withTopics} {
+			allocs := testing.AllocsPerRun(20, func() {
+				if _, err := m.Classify("Title", text, Options{}); err != nil {
+					t.Fatal(err)
+				}
+			})
+			// The two allocations are Result.Scores and Result.Topics.
+			if allocs > 2 {
+				t.Errorf("Classify with %+v, topic window %d, allocated %v times per document, want 2", cfg, m.topics.Window, allocs)
 			}
-		})
-		// The one allocation is Result.Scores.
-		if allocs > 1 {
-			t.Errorf("Classify with %+v allocated %v times per document, want 1", cfg, allocs)
 		}
 	}
 }
