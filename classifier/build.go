@@ -30,10 +30,13 @@ type Parts struct {
 	Tokenizer   TokenizerConfig
 	Scoring     ScoringConfig
 	Calibration Calibration
-	Counts      Counts
-	Provenance  Provenance
-	Evaluation  *Evaluation // nil for none
-	License     string      // licence of the data the counts come from
+	// Topics turns passage and label confidences into per-topic probabilities; the zero value
+	// serves each topic's label confidence.
+	Topics     TopicCalibration
+	Counts     Counts
+	Provenance Provenance
+	Evaluation *Evaluation // nil for none
+	License    string      // licence of the data the counts come from
 }
 
 // New compiles a model from its parts. It fails, wrapping ErrInvalidModel, on parts a model file
@@ -55,6 +58,7 @@ func New(p Parts) (*Model, error) {
 		tokenizer: p.Tokenizer,
 		scoring:   p.Scoring.clone(),
 		cal:       p.Calibration.clone(),
+		topics:    p.Topics.clone(),
 		license:   p.License,
 		docs:      slices.Clone(c.Documents),
 		offsets:   make([]uint32, 0, len(c.Terms)+1),

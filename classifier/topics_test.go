@@ -22,7 +22,7 @@ func testTopicCalibration(m *Model, window int) TopicCalibration {
 }
 
 func TestTopicsWithoutCalibration(t *testing.T) {
-	m, err := Train(tinyExamples, TrainConfig{Labels: []string{"a", "b", "c"}, Fallback: "c"})
+	m, err := newTestModel(tinyExamples, Parts{Labels: []string{"a", "b", "c"}, Fallback: "c"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func TestTopicPassagesMatchReference(t *testing.T) {
 	text := strings.Repeat("Hackers breached the ministry's servers; refugees crossed the border. Über-Angriff auf Behörden! Envoys met for treaty talks and sanctions. ", 7)
 	for _, labels := range [][]string{{"a", "b", "c"}, {"a", "b", "c", "d"}} {
 		for _, cfg := range []TokenizerConfig{{DropStopWords: true}, {Bigrams: true}, {MinLength: 2, DropNumbers: true}} {
-			base, err := Train(tinyExamples4(labels), TrainConfig{Labels: labels, Fallback: labels[len(labels)-1], Tokenizer: cfg})
+			base, err := newTestModel(tinyExamples4(labels), Parts{Labels: labels, Fallback: labels[len(labels)-1], Tokenizer: cfg})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -86,10 +86,10 @@ var topicTexts = []string{
 }
 
 // tinyExamples4 spreads topicTexts round robin over labels.
-func tinyExamples4(labels []string) []Example {
-	var out []Example
+func tinyExamples4(labels []string) []testDoc {
+	var out []testDoc
 	for i, text := range topicTexts {
-		out = append(out, Example{ID: text, Label: labels[i%len(labels)], Text: text})
+		out = append(out, testDoc{ID: text, Label: labels[i%len(labels)], Text: text})
 	}
 	return out
 }
@@ -133,7 +133,7 @@ func referenceTopicFeatures(m *Model, title, text string, window int) [][NumTopi
 }
 
 func TestTopicThresholdAndEvidence(t *testing.T) {
-	m, err := Train(tinyExamples4([]string{"a", "b", "c"}), TrainConfig{Labels: []string{"a", "b", "c"}, Fallback: "c"})
+	m, err := newTestModel(tinyExamples4([]string{"a", "b", "c"}), Parts{Labels: []string{"a", "b", "c"}, Fallback: "c"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func TestSentences(t *testing.T) {
 }
 
 func TestTopicCalibrationFile(t *testing.T) {
-	m, err := Train(tinyExamples, TrainConfig{Labels: []string{"a", "b", "c"}, Fallback: "c"})
+	m, err := newTestModel(tinyExamples, Parts{Labels: []string{"a", "b", "c"}, Fallback: "c"})
 	if err != nil {
 		t.Fatal(err)
 	}

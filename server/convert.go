@@ -14,23 +14,28 @@ const inlineScores = 8
 // scores and ptrs, which the caller points at room of its own (see scoreRoom); fill allocates
 // only when they are too short.
 type classificationBlock struct {
-	c      topicdv1.Classification
-	stats  topicdv1.InputStats
-	scores []topicdv1.LabelScore
-	ptrs   []*topicdv1.LabelScore
+	c         topicdv1.Classification
+	stats     topicdv1.InputStats
+	scores    []topicdv1.LabelScore
+	ptrs      []*topicdv1.LabelScore
+	topics    []topicdv1.TopicScore
+	topicPtrs []*topicdv1.TopicScore
 }
 
 // scoreRoom is room for the scores of one unary or stream response. A batch takes the room of
 // all its documents in one slab sized by the model's labels instead, which is a third smaller
 // per document than this.
 type scoreRoom struct {
-	scores [inlineScores]topicdv1.LabelScore
-	ptrs   [inlineScores]*topicdv1.LabelScore
+	scores    [inlineScores]topicdv1.LabelScore
+	ptrs      [inlineScores]*topicdv1.LabelScore
+	topics    [inlineScores]topicdv1.TopicScore
+	topicPtrs [inlineScores]*topicdv1.TopicScore
 }
 
-// use points b's scores at r.
+// use points b's scores and topics at r.
 func (b *classificationBlock) use(r *scoreRoom) {
 	b.scores, b.ptrs = r.scores[:], r.ptrs[:]
+	b.topics, b.topicPtrs = r.topics[:], r.topicPtrs[:]
 }
 
 // fill turns a classifier result into the API's Classification, inside b.
@@ -61,6 +66,20 @@ func (b *classificationBlock) fill(id string, e *modelEntry, r *classifier.Resul
 		}
 	}
 
+	if n := len(r.Topics); n <= len(b.topics) && n <= len(b.topicPtrs) {
+		c.Topics = b.topicPtrs[:n:n]
+		for i := range r.Topics {
+			setTopic(&b.topics[i], &r.Topics[i])
+			b.topicPtrs[i] = &b.topics[i]
+		}
+	} else {
+		c.Topics = make([]*topicdv1.TopicScore, n)
+		for i := range r.Topics {
+			c.Topics[i] = new(topicdv1.TopicScore)
+			setTopic(c.Topics[i], &r.Topics[i])
+		}
+	}
+
 	if len(r.Explanations) > 0 {
 		c.Explanations = make([]*topicdv1.Explanation, len(r.Explanations))
 		for i, x := range r.Explanations {
@@ -72,4 +91,17 @@ func (b *classificationBlock) fill(id string, e *modelEntry, r *classifier.Resul
 		}
 	}
 	return c
+}
+
+// setTopic fills dst from a classifier topic score; the evidence passage, present only with
+// explain, is the one message it allocates.
+func setTopic(dst *topicdv1.TopicScore, t *classifier.TopicScore) {
+	dst.Topic = t.Topic
+	dst.Probability = float32(t.Probability)
+	dst.Present = t.Present
+	dst.Threshold = float32(t.Threshold)
+	dst.Evidence = nil
+	if e := t.Evidence; e != nil {
+		dst.Evidence = &topicdv1.Passage{Start: uint32(e.Start), End: uint32(e.End), Text: e.Text, Score: float32(e.Score)}
+	}
 }

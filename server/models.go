@@ -53,6 +53,7 @@ func modelInfo(e *modelEntry, isDefault bool) *topicdv1.ModelInfo {
 	mi.FormatVersion = uint32(info.FormatVersion)
 	mi.License = info.License
 	mi.LabelMix = e.model.LabelMix()
+	mi.TopicThresholds = info.TopicThresholds
 	if len(info.TrainingDocuments) > 0 {
 		mi.TrainingDocuments = make(map[string]uint64, len(info.TrainingDocuments))
 		for l, n := range info.TrainingDocuments {

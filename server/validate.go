@@ -82,9 +82,10 @@ func classifyOptions(o *topicdv1.ClassifyOptions, m Model) (classifier.Options, 
 		return classifier.Options{}, errExplainTerms(o.ExplainTerms)
 	}
 	opts := classifier.Options{
-		TopK:          int(o.TopK),
-		MinConfidence: float64(mc),
-		LabelMix:      o.LabelMix,
+		TopK:           int(o.TopK),
+		MinConfidence:  float64(mc),
+		LabelMix:       o.LabelMix,
+		TopicThreshold: float64(o.TopicThreshold),
 	}
 	if o.Explain {
 		opts.ExplainTerms = int(o.ExplainTerms)

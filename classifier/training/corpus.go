@@ -24,6 +24,9 @@ type corpusLine struct {
 	LabelSource string `json:"label_source"`
 	Title       string `json:"title"`
 	Text        string `json:"text"`
+	// Topics is every topic the row is about (corpus version 2 and the multi-topic probe
+	// sets); nil when the file has no such field.
+	Topics []string `json:"topics"`
 }
 
 // ReadCorpus reads a JSONL corpus: one JSON object a line with the fields id, date, label,

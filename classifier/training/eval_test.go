@@ -3,6 +3,7 @@ package training
 import (
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -154,7 +155,7 @@ func TestLongDocuments(t *testing.T) {
 	if got[3].Label != "z" {
 		t.Errorf("document 3 label = %q, want z after the listed labels", got[3].Label)
 	}
-	if again := LongDocuments(exs, []string{"a", "b"}, 3); !slices.EqualFunc(got, again, func(x, y Example) bool { return x == y }) {
+	if again := LongDocuments(exs, []string{"a", "b"}, 3); !slices.EqualFunc(got, again, func(x, y Example) bool { return reflect.DeepEqual(x, y) }) {
 		t.Error("LongDocuments is not deterministic")
 	}
 }

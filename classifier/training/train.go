@@ -31,6 +31,9 @@ type Example struct {
 	LabelSource string // how the label was decided (section, story, text); not a model input
 	Title       string
 	Text        string
+	// Topics is every topic the document is about, when the corpus says (its `topics` field);
+	// nil when it does not. Not a model input: topic calibration fits and is judged on it.
+	Topics []string
 }
 
 // maxLabels is goml's limit: it numbers classes with a uint8.
@@ -49,6 +52,9 @@ type Config struct {
 	// Calibration to store in the model; fit it on held-out data (FitCalibration) and set it
 	// with Model.WithCalibration when it is not known in advance.
 	Calibration classifier.Calibration
+	// Topics is the topic calibration to store in the model (FitTopicCalibration); the zero
+	// value serves each topic's label confidence.
+	Topics classifier.TopicCalibration
 	// MaxDocsPerLabel, when positive, keeps at most that many documents of each label, spread
 	// evenly over the label's examples in input order (deterministic).
 	MaxDocsPerLabel int
@@ -236,6 +242,7 @@ func count(examples []Example, cfg Config) (classifier.Parts, *text.NaiveBayes, 
 		Tokenizer:   cfg.Tokenizer,
 		Scoring:     cfg.Scoring,
 		Calibration: cfg.Calibration,
+		Topics:      cfg.Topics,
 		Counts:      c,
 		Provenance: classifier.Provenance{
 			Corpus:       cfg.Corpus,

@@ -2,6 +2,7 @@ package training
 
 import (
 	"bytes"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -144,7 +145,7 @@ func TestReadCorpus(t *testing.T) {
 		{ID: "x-1", Date: "2024-01-02", Label: "migration", LabelSource: "story", Text: "Asylum seekers"},
 		{ID: "x-2", Date: "2024-01-03", Label: "other", LabelSource: "text", Title: "T", Text: "Cup final"},
 	}
-	if !slices.Equal(got, want) {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ReadCorpus = %+v, want %+v", got, want)
 	}
 	for _, bad := range []struct{ in, line string }{

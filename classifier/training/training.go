@@ -76,6 +76,18 @@ type Recipe struct {
 	// CalibrationBalance weighs calibration samples by (1/label frequency)^B, in [0, 1]: 0
 	// calibrates for the training label mix, 1 for a balanced mix.
 	CalibrationBalance float64
+	// TopicFeatures names the features the topic regressions read, joined by "+" (see
+	// ParseTopicFeatures), or "none" for a model without a topic calibration, whose topic
+	// probabilities are its label confidences.
+	TopicFeatures string
+	// TopicWindow is the passage length, in known terms, the topic features are read with.
+	TopicWindow int
+	// TopicMixed is how many articles assembled from held-out rows (MixedDocuments) each
+	// calibration fold adds to the topic calibration's samples.
+	TopicMixed int
+	// TopicMixedShare is the share of the topic calibration's loss the assembled articles carry,
+	// in [0, 1); the held-out rows carry the rest.
+	TopicMixedShare float64
 	// Validation is the held-out measurement stored in the model: newest=F (the newest share F
 	// of each label by date), date=YYYY-MM-DD, kfold=K or none (see Recipe.Validate).
 	Validation string
@@ -105,6 +117,10 @@ func Shipped() Recipe {
 		Long:               40,
 		LongShare:          0.5,
 		CalibrationBalance: 0.25,
+		TopicFeatures:      "share+wins",
+		TopicWindow:        40,
+		TopicMixed:         400,
+		TopicMixedShare:    0.5,
 		Validation:         "newest=0.2",
 	}
 }
@@ -149,6 +165,20 @@ func (r Recipe) Check() error {
 	}
 	if r.LongShare < 0 || r.LongShare >= 1 {
 		return fmt.Errorf("long share %v: want [0, 1)", r.LongShare)
+	}
+	if _, err := ParseTopicFeatures(r.TopicFeatures); err != nil {
+		return err
+	}
+	if r.TopicFeatures != "none" {
+		if r.TopicWindow < 1 || r.TopicWindow > classifier.MaxTopicWindow {
+			return fmt.Errorf("topic window %d: want 1 to %d known terms", r.TopicWindow, classifier.MaxTopicWindow)
+		}
+		if r.TopicMixed < 0 {
+			return fmt.Errorf("topic mixed articles %d: want 0 or more", r.TopicMixed)
+		}
+		if r.TopicMixedShare < 0 || r.TopicMixedShare >= 1 || (r.TopicMixedShare > 0 && r.TopicMixed == 0) {
+			return fmt.Errorf("topic mixed share %v: want [0, 1), and 0 without mixed articles", r.TopicMixedShare)
+		}
 	}
 	return nil
 }
@@ -199,6 +229,10 @@ func (r Recipe) Settings() map[string]string {
 		"calibration.long":       strconv.Itoa(r.Long),
 		"calibration.long_share": strconv.FormatFloat(r.LongShare, 'g', -1, 64),
 		"calibration.balance":    strconv.FormatFloat(r.CalibrationBalance, 'g', -1, 64),
+		"topics.features":        r.TopicFeatures,
+		"topics.window":          strconv.Itoa(r.TopicWindow),
+		"topics.mixed":           strconv.Itoa(r.TopicMixed),
+		"topics.mixed_share":     strconv.FormatFloat(r.TopicMixedShare, 'g', -1, 64),
 		"validation":             r.Validation,
 	}
 }
@@ -258,7 +292,48 @@ func (r Recipe) Fit(exs []Example, cfg Config) (*classifier.Model, error) {
 		}
 		cfg.Calibration = cal
 	}
+	topics, err := r.fitTopics(exs, cfg)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Topics = topics
 	return Train(exs, cfg)
+}
+
+// fitTopics fits the recipe's topic calibration for a model trained on exs with cfg (its label
+// calibration set): the regressions on out-of-fold rows and articles assembled from them.
+func (r Recipe) fitTopics(exs []Example, cfg Config) (classifier.TopicCalibration, error) {
+	feats, err := ParseTopicFeatures(r.TopicFeatures)
+	if err != nil || r.TopicFeatures == "none" {
+		return classifier.TopicCalibration{}, err
+	}
+	short, long, err := OutOfFoldTopicSamples(exs, cfg, r.CalibrationFolds, r.TopicMixed, r.TopicWindow)
+	if err != nil {
+		return classifier.TopicCalibration{}, err
+	}
+	samples := short
+	if r.TopicMixedShare > 0 && len(long) > 0 {
+		w := r.TopicMixedShare / (1 - r.TopicMixedShare) * float64(len(short)) / float64(len(long))
+		for _, l := range long {
+			l.Weight = w
+			samples = append(samples, l)
+		}
+	}
+	labels := cfg.Labels
+	if len(labels) == 0 {
+		labels = DefaultLabels
+	}
+	fallback := cfg.Fallback
+	if fallback == "" {
+		fallback = DefaultFallbackLabel
+	}
+	var topics []string
+	for _, l := range labels {
+		if l != fallback {
+			topics = append(topics, l)
+		}
+	}
+	return FitTopicCalibration(samples, topics, TopicFit{Window: r.TopicWindow, Features: feats})
 }
 
 // balance weighs samples by the inverse of their label's frequency to the power b, normalised to

@@ -40,6 +40,10 @@ type recipeFlags struct {
 	longShare    float64
 	calBalance   float64
 	validate     string
+	topicFeats   string
+	topicWindow  int
+	topicMixed   int
+	topicShare   float64
 }
 
 func (s *recipeFlags) register(fs *flag.FlagSet) {
@@ -66,6 +70,10 @@ func (s *recipeFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&s.longDocs, "long", r.Long, "long documents (3-30 rows joined) per label for calibration (per fold) and evaluation")
 	fs.Float64Var(&s.longShare, "long-share", r.LongShare, "share of the calibration loss carried by long documents")
 	fs.Float64Var(&s.calBalance, "calibration-balance", r.CalibrationBalance, "weigh calibration samples by (1/label frequency)^B: 0 calibrates for the training label mix, 1 for a balanced mix")
+	fs.StringVar(&s.topicFeats, "topic-features", r.TopicFeatures, "features of the per-topic regressions, joined by +: confidence, share, wins, peak, length; none for no topic calibration")
+	fs.IntVar(&s.topicWindow, "topic-window", r.TopicWindow, "passage length in known terms for the topic features")
+	fs.IntVar(&s.topicMixed, "topic-mixed", r.TopicMixed, "articles assembled from held-out rows per calibration fold for the topic calibration")
+	fs.Float64Var(&s.topicShare, "topic-mixed-share", r.TopicMixedShare, "share of the topic calibration loss carried by the assembled articles")
 	fs.StringVar(&s.validate, "validate", r.Validation, "held-out validation: newest=F (newest share F of each label by date), date=YYYY-MM-DD, kfold=K or none")
 }
 
@@ -82,6 +90,10 @@ func (s *recipeFlags) recipe() (training.Recipe, error) {
 		Long:               s.longDocs,
 		LongShare:          s.longShare,
 		CalibrationBalance: s.calBalance,
+		TopicFeatures:      s.topicFeats,
+		TopicWindow:        s.topicWindow,
+		TopicMixed:         s.topicMixed,
+		TopicMixedShare:    s.topicShare,
 		Validation:         s.validate,
 	}
 	if err := r.Scoring.Variant.UnmarshalText([]byte(s.variant)); err != nil {
