@@ -3,6 +3,7 @@ package classifier
 import (
 	"bufio"
 	"encoding/json"
+	"math"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -174,4 +175,45 @@ func BenchmarkLoad(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// temperatureSink keeps BenchmarkTemperature's results alive.
+var temperatureSink float64
+
+// BenchmarkTemperature is what the 1/T caches save on short documents: "cached" is the lookup
+// Classify makes for 1 to 255 known terms, "log1p" and "computed" compute 1/T from the default
+// model's calibration without the caches (math.Log1p, then math.Exp for the length power).
+func BenchmarkTemperature(b *testing.B) {
+	data, err := os.ReadFile(benchModel)
+	if err != nil {
+		b.Skipf("no default model: %v", err)
+	}
+	m, err := Load(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := m.Calibration()
+	b.Run("cached", func(b *testing.B) {
+		var s float64
+		for i := 0; b.Loop(); i++ {
+			s += m.invTemperature(1 + i%255)
+		}
+		temperatureSink = s
+	})
+	b.Run("log1p", func(b *testing.B) {
+		var s float64
+		for i := 0; b.Loop(); i++ {
+			s += math.Log1p(float64(1 + i%255))
+		}
+		temperatureSink = s
+	})
+	b.Run("computed", func(b *testing.B) {
+		var s float64
+		for i := 0; b.Loop(); i++ {
+			l := math.Log1p(float64(1 + i%255))
+			t := c.Temperature * math.Exp(c.LengthPower*l) * (1 + c.LengthSlope*l)
+			s += 1 / t
+		}
+		temperatureSink = s
+	})
 }

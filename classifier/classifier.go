@@ -210,7 +210,7 @@ type Model struct {
 	tbl    *table
 	priors []float64
 	// invT caches 1/T for documents of fewer than 256 known terms: the power form of T costs an
-	// Exp, a noticeable share of classifying a headline.
+	// Exp, a visible part of classifying a headline (README, Performance, BenchmarkTemperature).
 	invT *[256]float64
 
 	version string

@@ -84,7 +84,8 @@ func (c Calibration) validate(labels int) error {
 }
 
 // log1pSmall holds math.Log1p(n) for the known-term counts of short documents, where computing
-// it costs as much as a tenth of scoring the words; the values are Log1p's own, so T is the same.
+// it is a visible part of the work (README, Performance, BenchmarkTemperature); the values are
+// Log1p's own, so T is the same.
 var log1pSmall = func() (t [256]float64) {
 	for n := range t {
 		t[n] = math.Log1p(float64(n))

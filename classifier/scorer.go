@@ -322,7 +322,7 @@ func (m *Model) assumedMix() []float64 {
 func (m *Model) mixBias(dst []float64, mix map[string]float64) ([]float64, error) {
 	old := m.assumedMix()
 	var listed, listedOld float64
-	// In label order, so a mix with two mistakes always reports the same one.
+	// Sorted by name, not in map order, so a mix with two mistakes always reports the same one.
 	for _, l := range slices.Sorted(maps.Keys(mix)) {
 		p := mix[l]
 		c := slices.Index(m.labels, l)

@@ -183,7 +183,7 @@ func (r Recipe) Check() error {
 	return nil
 }
 
-// FormatLabelWeights writes label weights as `label=w,...` in label order, as the model's
+// FormatLabelWeights writes label weights as `label=w,...` sorted by label, as the model's
 // provenance records them; ParseLabelWeights reads them back.
 func FormatLabelWeights(w map[string]float64) string {
 	var parts []string
