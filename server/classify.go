@@ -151,6 +151,10 @@ func (s *Server) batchItem(ctx context.Context, b *batchBlock, e *modelEntry, d 
 
 // classify validates d, classifies it with e and fills cb with the result.
 func (s *Server) classify(ctx context.Context, cb *classificationBlock, e *modelEntry, d *topicdv1.Document, opts classifier.Options) (*topicdv1.Classification, error) {
+	d, extracted, err := s.readDocument(d)
+	if err != nil {
+		return nil, err
+	}
 	if err := s.validateDocument(d); err != nil {
 		return nil, err
 	}
@@ -167,7 +171,11 @@ func (s *Server) classify(ctx context.Context, cb *classificationBlock, e *model
 	if e.metrics != nil {
 		e.metrics.observe(r.Label, len(d.Title)+len(d.Text), time.Since(start))
 	}
-	return cb.fill(d.Id, e, &r), nil
+	c := cb.fill(d.Id, e, &r)
+	if extracted != nil && opts.ExplainTerms > 0 {
+		c.Extracted = extracted
+	}
+	return c, nil
 }
 
 // rejected counts a document the server did not classify and returns err.

@@ -378,3 +378,16 @@ func jsonString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
 }
+
+func TestHTTPClassifyHTML(t *testing.T) {
+	e := newHTTPEnv(t, Options{}, HTTPOptions{})
+	code, body := e.do(t, "POST", "/v1/classify", "application/json",
+		`{"document": {"text": `+jsonString(newsPage(t))+`, "contentType": "CONTENT_TYPE_HTML"}, "options": {"explain": true}}`)
+	if code != 200 || !strings.Contains(body, `"extracted":{"title":"Ministry servers breached`) && !strings.Contains(body, `"extracted": {"title": "Ministry servers breached`) {
+		t.Errorf("POST /v1/classify with an HTML page = %d %s, want its extracted title and text", code, body)
+	}
+	code, body = e.do(t, "POST", "/v1/classify", "application/json", `{"document": {"text": "<nav>Home</nav>", "contentType": "CONTENT_TYPE_HTML"}}`)
+	if code != 400 || !strings.Contains(body, "HTML with no article text") {
+		t.Errorf("POST /v1/classify with HTML without text = %d %s, want 400", code, body)
+	}
+}

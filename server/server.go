@@ -105,6 +105,10 @@ type Options struct {
 	DefaultTimeout time.Duration
 	// Metrics records Prometheus metrics. Nil records none.
 	Metrics *Metrics
+	// MaxHTMLBytes bounds len(title)+len(text) of an HTML document before its article is
+	// extracted; the extracted text is then bounded by MaxDocumentBytes. 0 means
+	// DefaultMaxHTMLBytes (4 MiB).
+	MaxHTMLBytes int
 }
 
 func (o Options) withDefaults() Options {
@@ -125,6 +129,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.StreamWindowBytes <= 0 {
 		o.StreamWindowBytes = DefaultStreamWindowBytes
+	}
+	if o.MaxHTMLBytes <= 0 {
+		o.MaxHTMLBytes = DefaultMaxHTMLBytes
 	}
 	if o.DefaultTimeout == 0 {
 		o.DefaultTimeout = DefaultTimeout

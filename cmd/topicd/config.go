@@ -48,6 +48,8 @@ type Config struct {
 	BenchFloor bool // --bench-floor
 
 	HTTP HTTPConfig // the HTTP/JSON front: --http-* flags
+
+	MaxHTMLBytes int // --max-html-bytes, default 4 MiB
 }
 
 // HTTPConfig is the HTTP/JSON front's part of Config. The zero value is the default.
@@ -121,6 +123,7 @@ func (c Config) withDefaults() Config {
 	if !c.HTTP.Off {
 		set(&c.HTTP.Listen, defaultHTTPListen)
 	}
+	setInt(&c.MaxHTMLBytes, server.DefaultMaxHTMLBytes)
 	setDur(&c.HTTP.ReadHeaderTimeout, defaultHTTPReadHeaderTimeout)
 	setDur(&c.HTTP.ReadTimeout, defaultHTTPReadTimeout)
 	setDur(&c.HTTP.IdleTimeout, defaultHTTPIdleTimeout)
@@ -183,6 +186,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	str(&c.TLSKey, "tls-key", "TOPICD_TLS_KEY", "PEM private key `file` for --tls-cert")
 	str(&c.TLSClientCA, "tls-client-ca", "TOPICD_TLS_CLIENT_CA", "PEM CA `file`; when set, clients must present a certificate it signed (mutual TLS)")
 	boolean(&c.BenchFloor, "bench-floor", "TOPICD_BENCH_FLOOR", "also serve topicd.bench.v1.FloorService, a do-nothing call for load-test baselines")
+	num(&c.MaxHTMLBytes, "max-html-bytes", "TOPICD_MAX_HTML_BYTES", "largest HTML document (title and page) in `bytes`, before its article is extracted; the extracted text must then fit --max-document-bytes")
 	httpListen := httpListenValue{&c.HTTP}
 	fs.Var(httpListen, "http-listen", "`address` to serve the API as HTTP/JSON on, with /openapi.json, /healthz, /readyz and a page at /; empty turns HTTP off")
 	settings = append(settings, setting{"http-listen", "TOPICD_HTTP_LISTEN", ""})
@@ -292,6 +296,11 @@ func (c Config) validate() error {
 		errs = append(errs, errors.New("--listen: must not be empty"))
 	}
 	errs = append(errs, c.HTTP.validate()...)
+	atLeast("max-html-bytes", c.MaxHTMLBytes, 1)
+	if c.MaxHTMLBytes >= 1 && c.MaxMessageBytes >= 1 && c.MaxMessageBytes < c.MaxHTMLBytes+envelope {
+		errs = append(errs, fmt.Errorf("--max-message-bytes: must be at least --max-html-bytes + %d (%d), got %d",
+			envelope, c.MaxHTMLBytes+envelope, c.MaxMessageBytes))
+	}
 	return errors.Join(errs...)
 }
 

@@ -73,6 +73,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		StreamWindowBytes: cfg.StreamWindowBytes,
 		DefaultTimeout:    cfg.DefaultTimeout,
 		Metrics:           metrics,
+		MaxHTMLBytes:      cfg.MaxHTMLBytes,
 	})
 
 	opts, err := grpcOptions(cfg)
