@@ -6,15 +6,19 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/topicd/topicd/classifier"
 )
@@ -25,6 +29,14 @@ const ModelExt = ".model"
 
 // errFileRemoved is the load error of a default model whose file went away.
 const errFileRemoved = "model file was removed; the last version loaded keeps serving"
+
+// DefaultMaxModelBytes is the default of RegistryOptions.MaxModelBytes: far above real models
+// (the embedded one is about 160 KB), far below what a stray multi-gigabyte file would cost.
+const DefaultMaxModelBytes = 256 << 20
+
+// modelMagic is how every model file starts (classifier's file format): a file that does not is
+// refused after reading these few bytes, however large it is.
+const modelMagic = "TOPICDNB"
 
 // LoadFunc parses the bytes of a model file. An error means the file is not a usable model;
 // the registry keeps serving the previous version.
@@ -46,8 +58,12 @@ type RegistryOptions struct {
 	// Default names the model used when a request names none. Empty means the first builtin
 	// model or, with no builtin, the only model of Dir.
 	Default string
-	// Load parses a model file. Nil means classifier.Load.
+	// Load parses a model file. Nil means classifier.Load, and a file that does not start like a
+	// model file is refused before it is read whole.
 	Load LoadFunc
+	// MaxModelBytes bounds the size of a model file; a larger file is not read and gets a load
+	// error. 0 means DefaultMaxModelBytes.
+	MaxModelBytes int64
 	// Logger receives load errors and swaps. Nil discards.
 	Logger *slog.Logger
 	// Metrics records loads. Nil records none.
@@ -64,6 +80,7 @@ type Registry struct {
 	opts    RegistryOptions
 	log     *slog.Logger
 	builtin map[string]*modelEntry
+	sniff   bool // check a file's first bytes against modelMagic before reading it whole
 }
 
 // snapshot is one immutable state of the registry.
@@ -78,6 +95,11 @@ type snapshot struct {
 type fileState struct {
 	size    int64
 	modTime time.Time
+	mode    fs.FileMode
+}
+
+func fileStateOf(fi fs.FileInfo) fileState {
+	return fileState{size: fi.Size(), modTime: fi.ModTime(), mode: fi.Mode()}
 }
 
 // modelEntry is one named model in a snapshot. It is never modified once published: a reload
@@ -107,10 +129,14 @@ func NewRegistry(opts RegistryOptions) (*Registry, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	sniff := opts.Load == nil
 	if opts.Load == nil {
 		opts.Load = loadClassifierModel
 	}
-	r := &Registry{opts: opts, log: opts.Logger, builtin: map[string]*modelEntry{}}
+	if opts.MaxModelBytes <= 0 {
+		opts.MaxModelBytes = DefaultMaxModelBytes
+	}
+	r := &Registry{opts: opts, log: opts.Logger, builtin: map[string]*modelEntry{}, sniff: sniff}
 	now := time.Now()
 	for _, b := range opts.Builtin {
 		if b.Name == "" || b.Model == nil {
@@ -200,7 +226,7 @@ func (r *Registry) reload(force bool) error {
 		next[name] = e
 	}
 
-	files := map[string]string{}
+	files := map[string]dirFile{}
 	if r.opts.Dir != "" {
 		des, err := os.ReadDir(r.opts.Dir)
 		if err != nil {
@@ -211,27 +237,34 @@ func (r *Registry) reload(force bool) error {
 			if !strings.HasSuffix(n, ModelExt) || strings.HasPrefix(n, ".") {
 				continue
 			}
-			// Symbolic links count when they lead to a file: Kubernetes mounts ConfigMap and
-			// Secret files as links, and updates them by swapping the links.
-			if t := de.Type(); t&fs.ModeSymlink != 0 {
-				if fi, err := os.Stat(filepath.Join(r.opts.Dir, n)); err != nil || !fi.Mode().IsRegular() {
-					continue
-				}
-			} else if !t.IsRegular() {
+			name := strings.TrimSuffix(n, ModelExt)
+			if name == "" {
 				continue
 			}
-			if name := strings.TrimSuffix(n, ModelExt); name != "" {
-				files[name] = filepath.Join(r.opts.Dir, n)
+			// Every *.model entry is a model, whatever it is: one that is not a readable regular
+			// file (a dangling or looping symbolic link, a folder, a named pipe) gets a load
+			// error, and a version already loaded from it keeps serving, rather than the model
+			// vanishing. Symbolic links to files are followed: Kubernetes mounts ConfigMap and
+			// Secret files as links, and updates them by swapping the links.
+			f := dirFile{path: filepath.Join(r.opts.Dir, n)}
+			if !utf8.ValidString(name) {
+				// Model names travel in protobuf strings and Prometheus labels, which must be
+				// UTF-8: such a file is listed under an escaped name and never loaded.
+				name, f.badName = safeName(name), true
+				if _, taken := files[name]; taken {
+					continue
+				}
 			}
+			files[name] = f
 		}
 	}
 
-	for name, path := range files {
+	for name, f := range files {
 		prev := old.byName[name]
 		if prev == nil {
 			prev = r.builtin[name]
 		}
-		if e := r.loadFile(name, path, prev, force); e != nil {
+		if e := r.loadFile(name, f, prev, force); e != nil {
 			next[name] = e
 		}
 	}
@@ -262,25 +295,58 @@ func (r *Registry) reload(force bool) error {
 	return nil
 }
 
-// loadFile returns the entry that should serve name from path given the previous one (nil when
+// dirFile is a *.model entry of the model folder.
+type dirFile struct {
+	path    string
+	badName bool // the name is not UTF-8: listed with a load error, never read
+}
+
+// safeName shows a file name that is not UTF-8 as UTF-8, with its other bytes escaped as Go does
+// (\xff), so two such names stay apart.
+func safeName(name string) string {
+	q := strconv.Quote(name)
+	return q[1 : len(q)-1]
+}
+
+// loadFile returns the entry that should serve name from f given the previous one (nil when
 // there was none), or nil when the model is not to be listed yet.
-func (r *Registry) loadFile(name, path string, prev *modelEntry, force bool) *modelEntry {
+func (r *Registry) loadFile(name string, f dirFile, prev *modelEntry, force bool) *modelEntry {
+	path := f.path
+	unchanged := func(st fileState) bool {
+		return prev != nil && prev.path == path && !force && (st == prev.file || st == prev.tried)
+	}
 	fi, err := os.Stat(path)
 	if err != nil {
-		return prev // gone between ReadDir and Stat: the next scan sees it
-	}
-	st := fileState{size: fi.Size(), modTime: fi.ModTime()}
-	if prev != nil && prev.path == path && !force && (st == prev.file || st == prev.tried) {
+		// A symbolic link to nothing, or a loop: the entry itself is still there.
+		li, lerr := os.Lstat(path)
+		if lerr != nil {
+			return prev // gone between ReadDir and Stat: the next scan sees it
+		}
+		if st := fileStateOf(li); !unchanged(st) {
+			return r.failed(name, path, prev, st, "cannot open the model file: "+fileError(err))
+		}
 		return prev
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return r.failed(name, path, prev, st, fmt.Sprintf("read model file: %v", err))
+	st := fileStateOf(fi)
+	if unchanged(st) {
+		return prev
 	}
-	// A writer still at work shows as a size or time that moved while we read: leave the file
-	// alone and look again on the next scan rather than load half of it.
-	if fi2, err := os.Stat(path); err != nil || fi2.Size() != int64(len(data)) ||
-		fi2.Size() != st.size || !fi2.ModTime().Equal(st.modTime) {
+	switch {
+	case f.badName:
+		return r.failed(name, path, prev, st, "the file name is not valid UTF-8; rename the file to serve it")
+	case !fi.Mode().IsRegular():
+		return r.failed(name, path, prev, st, "the model file is "+describeMode(fi.Mode())+", not a regular file")
+	case fi.Size() > r.opts.MaxModelBytes:
+		return r.failed(name, path, prev, st, fmt.Sprintf("the model file is %d bytes, over this server's limit of %d bytes (topicd --max-model-bytes)",
+			fi.Size(), r.opts.MaxModelBytes))
+	}
+	data, msg, err := r.readFile(path, st)
+	if err != nil {
+		return r.failed(name, path, prev, st, msg)
+	}
+	if data == nil {
+		// A writer still at work shows as a size or time that moved while we read: leave the
+		// file alone and look again on the next scan rather than load half of it.
 		r.log.Info("model file is changing; will retry", "model", name, "path", path)
 		return prev
 	}
@@ -305,6 +371,84 @@ func (r *Registry) loadFile(name, path string, prev *modelEntry, force bool) *mo
 	r.opts.Metrics.modelLoaded(name, true)
 	r.log.Info("model loaded", "model", name, "version", e.version, "path", path)
 	return e
+}
+
+// readFile reads the model file at path, which Stat found a regular file in state st. It returns
+// the bytes, or nil bytes when the file changed while it was read, or an error with the message
+// for the model's load error (which never names the path).
+func (r *Registry) readFile(path string, st fileState) (data []byte, msg string, err error) {
+	// O_NONBLOCK: if the file was swapped for a named pipe since Stat, opening it must not wait
+	// for a writer that never comes.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, "cannot open the model file: " + fileError(err), err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, "cannot read the model file: " + fileError(err), err
+	}
+	if !fi.Mode().IsRegular() {
+		err := errors.New("not a regular file")
+		return nil, "the model file is " + describeMode(fi.Mode()) + ", not a regular file", err
+	}
+	if fi.Size() != st.size || !fi.ModTime().Equal(st.modTime) {
+		return nil, "", nil
+	}
+	if r.sniff {
+		head := make([]byte, len(modelMagic))
+		if _, err := io.ReadFull(f, head); err != nil || string(head) != modelMagic {
+			return nil, "not a topicd model file (bad magic number)", errors.New("bad magic number")
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, "cannot read the model file: " + fileError(err), err
+		}
+	}
+	// Read one byte more than Stat said, to notice a file that grew meanwhile.
+	data = make([]byte, st.size+1)
+	n, err := io.ReadFull(f, data)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, "cannot read the model file: " + fileError(err), err
+	}
+	if int64(n) != st.size {
+		return nil, "", nil
+	}
+	if fi2, err := os.Stat(path); err != nil || fi2.Size() != st.size || !fi2.ModTime().Equal(st.modTime) {
+		return nil, "", nil
+	}
+	return data[:n], "", nil
+}
+
+// fileError describes a file system error without the path it carries: load errors are shown
+// to clients.
+func fileError(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "it is a symbolic link to a file that does not exist"
+	case errors.Is(err, syscall.ELOOP):
+		return "it is a loop of symbolic links"
+	case errors.Is(err, fs.ErrPermission):
+		return "permission denied"
+	}
+	return err.Error()
+}
+
+func describeMode(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a folder"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "a special file"
 }
 
 // failed records a failed load on a copy of prev, which keeps serving.

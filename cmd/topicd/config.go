@@ -22,6 +22,7 @@ type Config struct {
 	ModelDir       string        // --model-dir, default "" (only the embedded model)
 	DefaultModel   string        // --default-model, default "news-topics"
 	ReloadInterval time.Duration // --reload-interval, default 2s; negative disables polling
+	MaxModelBytes  int           // --max-model-bytes, default 256 MiB
 
 	MaxDocumentBytes      int           // --max-document-bytes, default 1 MiB
 	MaxBatchDocuments     int           // --max-batch-documents, default 1000
@@ -116,6 +117,7 @@ func (c Config) withDefaults() Config {
 	setInt(&c.MaxConcurrentStreams, defaultMaxConcurrentStreams)
 	setInt(&c.StreamWindow, server.DefaultStreamWindow)
 	setInt(&c.StreamWindowBytes, server.DefaultStreamWindowBytes)
+	setInt(&c.MaxModelBytes, server.DefaultMaxModelBytes)
 	setDur(&c.KeepaliveMinTime, defaultKeepaliveMinTime)
 	setDur(&c.MaxConnectionAge, defaultMaxConnectionAge)
 	setDur(&c.DefaultTimeout, server.DefaultTimeout)
@@ -167,6 +169,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	str(&c.ModelDir, "model-dir", "TOPICD_MODEL_DIR", "`folder` whose *.model files are served by name (file name without .model); news-topics.model overrides the embedded model")
 	str(&c.DefaultModel, "default-model", "TOPICD_DEFAULT_MODEL", "`name` of the model used when a request names none")
 	dur(&c.ReloadInterval, "reload-interval", "TOPICD_RELOAD_INTERVAL", "how often to look for changed model files; SIGHUP reloads at once; negative disables polling")
+	num(&c.MaxModelBytes, "max-model-bytes", "TOPICD_MAX_MODEL_BYTES", "largest model file in `bytes`; a larger *.model file is not read and gets a load error")
 	num(&c.MaxDocumentBytes, "max-document-bytes", "TOPICD_MAX_DOCUMENT_BYTES", "largest document (title and text) in `bytes`; larger ones get INVALID_ARGUMENT")
 	num(&c.MaxBatchDocuments, "max-batch-documents", "TOPICD_MAX_BATCH_DOCUMENTS", "most documents in one ClassifyBatch call")
 	num(&c.MaxMessageBytes, "max-message-bytes", "TOPICD_MAX_MESSAGE_BYTES", "largest gRPC message received or sent, in `bytes`; at least max-document-bytes + 64 KiB")
@@ -247,41 +250,59 @@ func cleanFlagError(err error) string {
 	return s
 }
 
+// Upper bounds of the numeric settings. They keep a typo (an extra zero or three) from starting a
+// server that dies on its first call or spends its memory on bookkeeping: channels, goroutines
+// and buffers are sized from these values.
+const (
+	maxModelBytesLimit        = 4 << 30
+	maxDocumentBytesLimit     = 64 << 20
+	maxBatchDocumentsLimit    = 100_000
+	maxMessageBytesLimit      = 256 << 20
+	maxConcurrentStreamsLimit = 10_000
+	maxStreamWindowLimit      = 4096
+	maxStreamWindowBytesLimit = 256 << 20
+	maxStreamWorkersLimit     = 64
+	maxDurationLimit          = 24 * time.Hour
+	maxShutdownTimeoutLimit   = time.Hour
+	maxConnectionAgeLimit     = 30 * 24 * time.Hour
+)
+
 // validate checks the values a flag type cannot: ranges and combinations.
 func (c Config) validate() error {
 	var errs []error
-	atLeast := func(name string, v, min int) {
-		if v < min {
-			errs = append(errs, fmt.Errorf("--%s: must be at least %d, got %d", name, min, v))
+	between := func(name string, v int, min, max int64) {
+		if int64(v) < min || int64(v) > max {
+			errs = append(errs, fmt.Errorf("--%s: must be between %d and %d, got %d", name, min, max, v))
 		}
 	}
-	positive := func(name string, d time.Duration) {
-		if d <= 0 {
-			errs = append(errs, fmt.Errorf("--%s: must be a positive duration such as 30s, got %s", name, d))
+	positive := func(name string, d, max time.Duration) {
+		if d <= 0 || d > max {
+			errs = append(errs, fmt.Errorf("--%s: must be a positive duration such as 30s, at most %s, got %s", name, max, d))
 		}
 	}
-	atLeast("max-document-bytes", c.MaxDocumentBytes, 1)
-	atLeast("max-batch-documents", c.MaxBatchDocuments, 1)
-	atLeast("max-message-bytes", c.MaxMessageBytes, 1)
-	atLeast("max-concurrent-streams", c.MaxConcurrentStreams, 1)
-	atLeast("stream-window", c.StreamWindow, 1)
-	atLeast("stream-window-bytes", c.StreamWindowBytes, 1)
-	atLeast("stream-workers", c.StreamWorkers, 0)
+	between("max-model-bytes", c.MaxModelBytes, 1, maxModelBytesLimit)
+	between("max-document-bytes", c.MaxDocumentBytes, 1, maxDocumentBytesLimit)
+	between("max-batch-documents", c.MaxBatchDocuments, 1, maxBatchDocumentsLimit)
+	between("max-message-bytes", c.MaxMessageBytes, 1, maxMessageBytesLimit)
+	between("max-concurrent-streams", c.MaxConcurrentStreams, 1, maxConcurrentStreamsLimit)
+	between("stream-window", c.StreamWindow, 1, maxStreamWindowLimit)
+	between("stream-window-bytes", c.StreamWindowBytes, 1, maxStreamWindowBytesLimit)
+	between("stream-workers", c.StreamWorkers, 0, maxStreamWorkersLimit)
 	if c.MaxMessageBytes >= 1 && c.MaxDocumentBytes >= 1 && c.MaxMessageBytes < c.MaxDocumentBytes+envelope {
 		errs = append(errs, fmt.Errorf("--max-message-bytes: must be at least --max-document-bytes + %d (%d), got %d",
 			envelope, c.MaxDocumentBytes+envelope, c.MaxMessageBytes))
 	}
-	positive("keepalive-min-time", c.KeepaliveMinTime)
-	positive("default-timeout", c.DefaultTimeout)
-	positive("shutdown-timeout", c.ShutdownTimeout)
-	if c.MaxConnectionAge == 0 {
-		errs = append(errs, errors.New("--max-connection-age: must be positive, or negative for never, got 0s"))
+	positive("keepalive-min-time", c.KeepaliveMinTime, maxDurationLimit)
+	positive("default-timeout", c.DefaultTimeout, maxDurationLimit)
+	positive("shutdown-timeout", c.ShutdownTimeout, maxShutdownTimeoutLimit)
+	if c.MaxConnectionAge == 0 || c.MaxConnectionAge > maxConnectionAgeLimit {
+		errs = append(errs, fmt.Errorf("--max-connection-age: must be positive and at most %s, or negative for never, got %s", maxConnectionAgeLimit, c.MaxConnectionAge))
 	}
-	if c.MaxConnectionAgeGrace < 0 {
-		errs = append(errs, fmt.Errorf("--max-connection-age-grace: must not be negative, got %s", c.MaxConnectionAgeGrace))
+	if c.MaxConnectionAgeGrace < 0 || c.MaxConnectionAgeGrace > maxDurationLimit {
+		errs = append(errs, fmt.Errorf("--max-connection-age-grace: must be between 0s and %s, got %s", maxDurationLimit, c.MaxConnectionAgeGrace))
 	}
-	if c.ReloadInterval == 0 {
-		errs = append(errs, errors.New("--reload-interval: must be positive, or negative to disable polling, got 0s"))
+	if c.ReloadInterval == 0 || c.ReloadInterval > maxDurationLimit {
+		errs = append(errs, fmt.Errorf("--reload-interval: must be positive and at most %s, or negative to disable polling, got %s", maxDurationLimit, c.ReloadInterval))
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		errs = append(errs, fmt.Errorf("--log-format: must be json or text, got %q", c.LogFormat))

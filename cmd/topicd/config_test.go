@@ -87,8 +87,8 @@ func TestParseConfigErrors(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{[]string{"--max-document-bytes", "-5"}, nil, "--max-document-bytes: must be at least 1, got -5"},
-		{[]string{"--max-batch-documents", "0"}, nil, "--max-batch-documents: must be at least 1, got 0"},
+		{[]string{"--max-document-bytes", "-5"}, nil, "--max-document-bytes: must be between 1 and 67108864, got -5"},
+		{[]string{"--max-batch-documents", "0"}, nil, "--max-batch-documents: must be between 1 and 100000, got 0"},
 		{[]string{"--max-message-bytes", "1000"}, nil, "--max-message-bytes: must be at least --max-document-bytes"},
 		{[]string{"--log-format", "xml"}, nil, `--log-format: must be json or text, got "xml"`},
 		{[]string{"--log-level", "loud"}, nil, `--log-level: must be debug, info, warn or error, got "loud"`},
@@ -96,12 +96,28 @@ func TestParseConfigErrors(t *testing.T) {
 		{[]string{"--tls-cert", "c.pem"}, nil, "--tls-cert and --tls-key: set both or neither"},
 		{[]string{"--tls-client-ca", "ca.pem"}, nil, "--tls-client-ca: needs --tls-cert"},
 		{[]string{"--reload-interval", "0s"}, nil, "--reload-interval"},
-		{[]string{"--max-connection-age", "0s"}, nil, "--max-connection-age: must be positive, or negative for never"},
-		{[]string{"--max-connection-age-grace", "-1s"}, nil, "--max-connection-age-grace: must not be negative"},
+		{[]string{"--max-connection-age", "0s"}, nil, "--max-connection-age: must be positive and at most 720h0m0s, or negative for never"},
+		{[]string{"--max-connection-age-grace", "-1s"}, nil, "--max-connection-age-grace: must be between 0s and 24h0m0s, got -1s"},
 		{[]string{"--shutdown-timeout", "soon"}, nil, `invalid value "soon" for flag -shutdown-timeout`},
 		{[]string{"extra"}, nil, `unexpected argument "extra"`},
+		// Upper bounds: values a flag type accepts that would kill or swamp the server.
+		{[]string{"--stream-window", "10000000000"}, nil, "--stream-window: must be between 1 and 4096, got 10000000000"},
+		{[]string{"--stream-workers", "100000"}, nil, "--stream-workers: must be between 0 and 64, got 100000"},
+		{[]string{"--stream-window-bytes", "1073741824"}, nil, "--stream-window-bytes: must be between 1 and 268435456"},
+		{[]string{"--max-document-bytes", "1073741824", "--max-message-bytes", "2147483648"}, nil, "--max-document-bytes: must be between 1 and 67108864"},
+		{[]string{"--max-message-bytes", "2147483648"}, nil, "--max-message-bytes: must be between 1 and 268435456"},
+		{[]string{"--max-batch-documents", "1000000"}, nil, "--max-batch-documents: must be between 1 and 100000"},
+		{[]string{"--max-concurrent-streams", "4294967297"}, nil, "--max-concurrent-streams: must be between 1 and 10000"},
+		{[]string{"--max-model-bytes", "0"}, nil, "--max-model-bytes: must be between 1 and 4294967296, got 0"},
+		{[]string{"--max-model-bytes", "5000000000"}, nil, "--max-model-bytes: must be between 1 and 4294967296"},
+		{[]string{"--shutdown-timeout", "1000h"}, nil, "--shutdown-timeout: must be a positive duration such as 30s, at most 1h0m0s"},
+		{[]string{"--default-timeout", "1000h"}, nil, "--default-timeout: must be a positive duration such as 30s, at most 24h0m0s"},
+		{[]string{"--keepalive-min-time", "1000h"}, nil, "--keepalive-min-time: must be a positive duration such as 30s, at most 24h0m0s"},
+		{[]string{"--reload-interval", "1000h"}, nil, "--reload-interval: must be positive and at most 24h0m0s"},
+		{[]string{"--max-connection-age", "10000h"}, nil, "--max-connection-age: must be positive and at most 720h0m0s"},
+		{[]string{"--max-connection-age-grace", "1000h"}, nil, "--max-connection-age-grace: must be between 0s and 24h0m0s"},
 		{nil, map[string]string{"TOPICD_MAX_DOCUMENT_BYTES": "lots"}, `TOPICD_MAX_DOCUMENT_BYTES="lots"`},
-		{nil, map[string]string{"TOPICD_MAX_CONCURRENT_STREAMS": "0"}, "--max-concurrent-streams: must be at least 1, got 0"},
+		{nil, map[string]string{"TOPICD_MAX_CONCURRENT_STREAMS": "0"}, "--max-concurrent-streams: must be between 1 and 10000, got 0"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

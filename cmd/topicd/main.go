@@ -68,8 +68,10 @@
 //
 // SIGINT and SIGTERM shut down gracefully: health goes NOT_SERVING, open ClassifyStream calls
 // answer the documents they took and end with UNAVAILABLE (clients resend the rest elsewhere),
-// unary calls in flight get --shutdown-timeout to finish, then what is left is cut. SIGHUP
-// reloads the model files.
+// unary calls in flight get --shutdown-timeout to finish, then what is left is cut; topicd exits
+// within --shutdown-timeout whatever its clients do. A second SIGINT or SIGTERM exits at once.
+// SIGHUP reloads the model files. SIGPIPE is ignored: when standard error is a pipe that closes,
+// log lines are dropped (and counted in topicd_log_lines_dropped_total), the server goes on.
 package main
 
 import (
@@ -83,9 +85,23 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// A write to a closed standard error (topicd 2>&1 | head) must be an error the log writer
+	// handles, not the SIGPIPE that Go's runtime otherwise kills the process with.
+	signal.Ignore(syscall.SIGPIPE)
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		cancel() // the first signal shuts down gracefully...
+		s := <-sigs
+		// ...and a second one, from an operator who will not wait, exits at once.
+		fmt.Fprintf(os.Stderr, "topicd: second signal (%v): exiting without waiting for calls in flight\n", s)
+		os.Exit(1)
+	}()
 	err := run(ctx, os.Args[1:], getenv, os.Stderr)
-	stop()
+	signal.Stop(sigs)
+	cancel()
 	if errors.Is(err, flag.ErrHelp) {
 		return
 	}

@@ -40,6 +40,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	logOut := newLogWriter(stderr)
 	defer logOut.Close()
 	log := newLogger(cfg, logOut)
+	logOut.start(func(n int64) {
+		log.Warn("log lines dropped: the log output failed or could not keep up", "dropped", n)
+	})
 
 	var metrics *server.Metrics
 	promReg := prometheus.NewRegistry()
@@ -48,6 +51,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		if metrics, err = server.NewMetrics(promReg); err != nil {
 			return fmt.Errorf("metrics: %w", err)
 		}
+		promReg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "topicd_log_lines_dropped_total",
+			Help: "Log lines dropped because standard error failed (a closed pipe) or could not keep up.",
+		}, func() float64 { return float64(logOut.Dropped()) }))
 	}
 
 	embedded, err := models.Default()
@@ -55,11 +62,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return fmt.Errorf("load embedded model %q: %w", models.DefaultName, err)
 	}
 	reg, err := server.NewRegistry(server.RegistryOptions{
-		Builtin: []server.NamedModel{{Name: models.DefaultName, Model: embedded}},
-		Dir:     cfg.ModelDir,
-		Default: cfg.DefaultModel,
-		Logger:  log,
-		Metrics: metrics,
+		Builtin:       []server.NamedModel{{Name: models.DefaultName, Model: embedded}},
+		Dir:           cfg.ModelDir,
+		Default:       cfg.DefaultModel,
+		Logger:        log,
+		Metrics:       metrics,
+		MaxModelBytes: int64(cfg.MaxModelBytes),
 	})
 	if err != nil {
 		return fmt.Errorf("load models: %w", err)
@@ -154,29 +162,37 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	case err := <-hl.failed():
 		return fmt.Errorf("serve HTTP: %w", err)
 	}
+	deadline := time.Now().Add(cfg.ShutdownTimeout)
 	httpStopped := make(chan struct{})
 	go func() {
 		defer close(httpStopped)
 		// Health first, so /readyz answers 503, and streams told to end, as gRPC's shutdown does.
 		hs.Shutdown()
 		srv.Drain()
-		hl.shutdown(cfg.ShutdownTimeout)
+		hl.shutdown(time.Until(deadline))
 	}()
-	shutdown(cfg, log, gs, hs, srv)
-	<-httpStopped
+	shutdown(cfg, deadline, log, gs, hs, srv)
+	select {
+	case <-httpStopped:
+	case <-time.After(time.Until(deadline)):
+	}
 	if httpSrv != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		sctx, cancel := context.WithDeadline(context.Background(), deadline)
 		defer cancel()
-		httpSrv.Shutdown(sctx)
+		if httpSrv.Shutdown(sctx) != nil {
+			httpSrv.Close()
+		}
 	}
 	log.Info("stopped")
 	return nil
 }
 
-// shutdown stops gs: health NOT_SERVING first so load balancers stop sending, streams end with
-// UNAVAILABLE after answering what they took, then GracefulStop waits for unary calls until
-// --shutdown-timeout, after which Stop cuts what is left.
-func shutdown(cfg Config, log *slog.Logger, gs *grpc.Server, hs *healthServer, srv *server.Server) {
+// shutdown stops gs by deadline: health NOT_SERVING first so load balancers stop sending, streams
+// end with UNAVAILABLE after answering what they took, then GracefulStop waits for unary calls
+// until shortly before the deadline, after which Stop cuts what is left. It returns by the
+// deadline whatever gRPC still waits for (a connection in its handshake is not cut by Stop), so
+// topicd always exits within --shutdown-timeout.
+func shutdown(cfg Config, deadline time.Time, log *slog.Logger, gs *grpc.Server, hs *healthServer, srv *server.Server) {
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
 	hs.Shutdown()
 	srv.Drain()
@@ -185,14 +201,22 @@ func shutdown(cfg Config, log *slog.Logger, gs *grpc.Server, hs *healthServer, s
 		gs.GracefulStop()
 		close(done)
 	}()
-	t := time.NewTimer(cfg.ShutdownTimeout)
+	// The last tenth of the timeout, at most a second, is for Stop.
+	cut := min(cfg.ShutdownTimeout/10, time.Second)
+	t := time.NewTimer(time.Until(deadline) - cut)
 	defer t.Stop()
 	select {
 	case <-done:
+		return
 	case <-t.C:
-		log.Warn("shutdown timeout reached; cutting the calls still open")
-		gs.Stop()
-		<-done
+	}
+	log.Warn("shutdown timeout reached; cutting the calls still open")
+	go gs.Stop()
+	t.Reset(time.Until(deadline))
+	select {
+	case <-done:
+	case <-t.C:
+		log.Warn("connections still open at the shutdown timeout; exiting without them")
 	}
 }
 
@@ -212,6 +236,9 @@ func reloadOnHangup(ctx context.Context, reg *server.Registry, log *slog.Logger)
 		}
 	}
 }
+
+// handshakeTimeout bounds a new connection's TLS and HTTP/2 handshake.
+const handshakeTimeout = 10 * time.Second
 
 // streamWorkers is how many goroutines gRPC keeps to run calls on; idle ones cost a few KiB each.
 const streamWorkers = 64
@@ -235,6 +262,10 @@ func grpcOptions(cfg Config) ([]grpc.ServerOption, error) {
 			PermitWithoutStream: !cfg.KeepaliveNoStreamDeny,
 		}),
 		grpc.KeepaliveParams(keepaliveParams(cfg)),
+		// A connection must finish its TLS and HTTP/2 handshake within this: gRPC's default of
+		// 120s lets a client that opens a TCP connection and says nothing hold a goroutine,
+		// and delay shutdown, for two minutes.
+		grpc.ConnectionTimeout(handshakeTimeout),
 	}
 	if cfg.TLSCert == "" {
 		return opts, nil
