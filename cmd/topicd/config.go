@@ -317,7 +317,7 @@ func (c Config) validate() error {
 		errs = append(errs, errors.New("--listen: must not be empty"))
 	}
 	errs = append(errs, c.HTTP.validate()...)
-	atLeast("max-html-bytes", c.MaxHTMLBytes, 1)
+	between("max-html-bytes", c.MaxHTMLBytes, 1, maxMessageBytesLimit)
 	if c.MaxHTMLBytes >= 1 && c.MaxMessageBytes >= 1 && c.MaxMessageBytes < c.MaxHTMLBytes+envelope {
 		errs = append(errs, fmt.Errorf("--max-message-bytes: must be at least --max-html-bytes + %d (%d), got %d",
 			envelope, c.MaxHTMLBytes+envelope, c.MaxMessageBytes))
