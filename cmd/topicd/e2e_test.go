@@ -111,7 +111,12 @@ func startTopicd(t *testing.T, args ...string) *proc {
 	}
 	p := &proc{cmd: cmd, exited: make(chan struct{})}
 	ready := make(chan struct{})
+	// Wait closes the pipe as soon as the process has exited, which would drop the last log
+	// lines (the shutdown ones) if the reader had not got to them yet: Wait only after the
+	// reader has seen the end of stderr.
+	logsRead := make(chan struct{})
 	go func() {
+		defer close(logsRead)
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(nil, 1<<20)
 		once := sync.Once{}
@@ -132,8 +137,10 @@ func startTopicd(t *testing.T, args ...string) *proc {
 				once.Do(func() { close(ready) })
 			}
 		}
+		io.Copy(io.Discard, stderr) // after a line too long for the scanner: never block topicd
 	}()
 	go func() {
+		<-logsRead
 		p.exitErr = cmd.Wait()
 		close(p.exited)
 	}()
