@@ -60,10 +60,12 @@ import (
 
 // Sentinel errors. Callers test them with errors.Is; the server maps them to gRPC codes.
 var (
-	// ErrEmptyDocument: the text is empty or only white space.
-	ErrEmptyDocument = errors.New("document text is empty or only white space")
-	// ErrInvalidUTF8: the text is not valid UTF-8.
-	ErrInvalidUTF8 = errors.New("document text is not valid UTF-8")
+	// ErrEmptyDocument: a document's title and text are both empty or only white space. A
+	// *DocumentError wraps it (see ValidateDocument).
+	ErrEmptyDocument = errors.New("document title and text are empty or only white space")
+	// ErrInvalidUTF8: a document's id, title or text is not valid UTF-8. A *DocumentError that
+	// names the field wraps it.
+	ErrInvalidUTF8 = errors.New("not valid UTF-8")
 	// ErrInvalidModel: a model file is corrupt, truncated, of an unknown format version, or
 	// inconsistent.
 	ErrInvalidModel = errors.New("invalid model file")

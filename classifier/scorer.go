@@ -6,7 +6,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -93,29 +92,10 @@ func (o Options) validate() error {
 	return nil
 }
 
-// blank reports whether s is empty or only white space.
-func blank(s string) bool {
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != '\v' && c != '\f' {
-				return false
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if !unicode.IsSpace(r) {
-			return false
-		}
-		i += size
-	}
-	return true
-}
-
-// Classify labels one document. The title may be empty; a document whose title and text are
-// both empty or white space fails with ErrEmptyDocument, invalid UTF-8 with ErrInvalidUTF8 and
-// bad options with ErrInvalidOptions. A document with no known term gets the calibrated priors.
+// Classify labels one document. It refuses the documents ValidateDocument refuses (but does not
+// see the id), with the same *DocumentError: a title and text both empty or white space
+// (ErrEmptyDocument; either alone may be empty), or a title or text that is not UTF-8
+// (ErrInvalidUTF8); bad options fail with ErrInvalidOptions. A document with no known term gets the calibrated priors.
 // Classify is safe for concurrent use; it allocates a constant few objects per call (more with
 // explanations), never per term.
 func (m *Model) Classify(title, text string, opts Options) (Result, error) {
@@ -137,7 +117,7 @@ func (m *Model) Classify(title, text string, opts Options) (Result, error) {
 	// blank text first and for invalid text after scoring gives the same errors as the other
 	// order without a second pass over the text.
 	if blank(text) && blank(title) {
-		return Result{}, ErrEmptyDocument
+		return Result{}, emptyDocument()
 	}
 	k := len(m.labels)
 	var rawArr, confArr [stackLabels]float64
@@ -150,7 +130,7 @@ func (m *Model) Classify(title, text string, opts Options) (Result, error) {
 	p := m.startPassages(&pa)
 	raw, st, valid := m.logScores(raw, title, text, p)
 	if !valid {
-		return Result{}, ErrInvalidUTF8
+		return Result{}, invalidUTF8(title)
 	}
 	inv := m.invTemperature(st.KnownTokens)
 	softmax(conf, raw, inv, bias)

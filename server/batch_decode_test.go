@@ -3,8 +3,10 @@ package server
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -158,4 +160,38 @@ func BenchmarkUnmarshalBatchRequest(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestClassifyBatchInvalidUTF8 sends a batch through a real connection whose documents carry
+// invalid UTF-8 in one field each: the slab decoder takes the request (it checks no UTF-8), and
+// validation refuses exactly those documents, naming the field, while the others are classified.
+func TestClassifyBatchInvalidUTF8(t *testing.T) {
+	env := newTestEnv(t, nil, Options{})
+	docs := []*topicdv1.Document{
+		doc("ok", sampleArticle),
+		{Id: "cafe", Text: "Migrants crossed the border."},
+		{Id: "title", Title: "cafe", Text: "Migrants crossed the border."},
+		{Id: "text", Text: "Hackers at the cafe."},
+		{Id: "title only", Title: "Hackers broke into the ministry network"},
+	}
+	raw := corrupt(t, &topicdv1.ClassifyBatchRequest{Documents: docs}, "cafe", "caf\xe9")
+	if !unmarshalBatchRequest(mem.BufferSlice{mem.SliceBuffer(raw)}, new(topicdv1.ClassifyBatchRequest)) {
+		t.Fatal("the slab decoder left the request to protobuf-go")
+	}
+	resp := &topicdv1.ClassifyBatchResponse{}
+	if err := env.conn.Invoke(testCtx(t), topicdv1.ClassifierService_ClassifyBatch_FullMethodName, raw, resp, sendRaw()); err != nil {
+		t.Fatalf("ClassifyBatch = %v", err)
+	}
+	if len(resp.Results) != len(docs) {
+		t.Fatalf("ClassifyBatch returned %d results, want %d", len(resp.Results), len(docs))
+	}
+	wantField := []string{"", "document.id", "document.title", "document.text", ""}
+	for i, r := range resp.Results {
+		switch e := r.GetError(); {
+		case wantField[i] == "" && r.GetClassification() == nil:
+			t.Errorf("results[%d] = %v, want a classification", i, r)
+		case wantField[i] != "" && (e == nil || codes.Code(e.Code) != codes.InvalidArgument || !strings.Contains(e.Message, wantField[i]+" is not valid UTF-8")):
+			t.Errorf("results[%d] = %v, want INVALID_ARGUMENT naming %s", i, r, wantField[i])
+		}
+	}
 }

@@ -75,7 +75,7 @@ func TestClassifyErrors(t *testing.T) {
 		{"no document", &topicdv1.ClassifyRequest{}, codes.InvalidArgument, []string{"document is missing"}},
 		{"empty text", &topicdv1.ClassifyRequest{Document: doc("", "")}, codes.InvalidArgument, []string{"empty or only white space"}},
 		{"whitespace", &topicdv1.ClassifyRequest{Document: doc("", " \t\n\u00a0\u2003 ")}, codes.InvalidArgument, []string{"empty or only white space"}},
-		{"title only", &topicdv1.ClassifyRequest{Document: &topicdv1.Document{Title: "a title"}}, codes.InvalidArgument, []string{"document.text"}},
+		{"blank title and text", &topicdv1.ClassifyRequest{Document: &topicdv1.Document{Title: " ", Text: "\t"}}, codes.InvalidArgument, []string{"document.text is empty", "document.title"}},
 		{"too large", &topicdv1.ClassifyRequest{Document: doc("", strings.Repeat("x", 1001))}, codes.InvalidArgument, []string{"1001 bytes", "limit of 1000 bytes"}},
 		{"title counts", &topicdv1.ClassifyRequest{Document: &topicdv1.Document{Title: strings.Repeat("t", 600), Text: strings.Repeat("x", 600)}}, codes.InvalidArgument, []string{"1200 bytes"}},
 		{"unknown model", &topicdv1.ClassifyRequest{Document: doc("", "text"), Model: "nope"}, codes.NotFound, []string{`"nope"`, models.DefaultName}},
@@ -114,6 +114,12 @@ func TestClassifyErrors(t *testing.T) {
 			})
 		}
 	})
+	// A title alone is a document, as it is for the classifier (and topicctl --local).
+	for _, d := range []*topicdv1.Document{{Title: "Hackers broke into the ministry network"}, {Title: "Hackers broke into the ministry network", Text: " \n"}} {
+		if _, err := env.cls.Classify(ctx, &topicdv1.ClassifyRequest{Document: d}); err != nil {
+			t.Errorf("Classify(title %q, text %q) = %v, want success", d.Title, d.Text, err)
+		}
+	}
 	// The server keeps serving after every rejection, and a document at the limit is fine.
 	if _, err := env.cls.Classify(ctx, &topicdv1.ClassifyRequest{Document: doc("", strings.Repeat("word ", 200))}); err != nil {
 		t.Errorf("Classify(1000 bytes, at the limit) = %v, want success", err)

@@ -20,14 +20,31 @@ func errNoDocument() error {
 	return status.Error(codes.InvalidArgument, "document is missing; set document.text to the text to classify")
 }
 
-func errEmptyText() error {
-	return status.Error(codes.InvalidArgument,
-		"document.text is empty or only white space; send the text of the article to classify")
+// errDocument maps a document the classifier refused (classifier.ValidateDocument or
+// Model.Classify) to INVALID_ARGUMENT, naming the field.
+func errDocument(err error) error {
+	var de *classifier.DocumentError
+	field := "text"
+	if errors.As(err, &de) {
+		field = de.Field
+	}
+	if errors.Is(err, classifier.ErrEmptyDocument) {
+		return status.Error(codes.InvalidArgument,
+			"document.text is empty or only white space, and so is document.title; send the text of the article (or at least its title) to classify")
+	}
+	return errInvalidUTF8("document." + field)
 }
 
 func errInvalidUTF8(field string) error {
 	return status.Errorf(codes.InvalidArgument,
-		"%s is not valid UTF-8; convert the text to UTF-8 before sending it", field)
+		"%s is not valid UTF-8; convert it to UTF-8 before sending it", field)
+}
+
+// errOptions maps options the classifier refused; its message names the option and what to
+// change, after the sentinel's text.
+func errOptions(err error) error {
+	return status.Error(codes.InvalidArgument,
+		"options."+strings.TrimPrefix(err.Error(), classifier.ErrInvalidOptions.Error()+": "))
 }
 
 func errTooLarge(size, limit int) error {
@@ -89,18 +106,15 @@ func errInternal() error {
 		"internal error: the server failed on this request and logged why; it keeps serving other requests")
 }
 
-// classifyError maps an error of Model.Classify. The server validates documents and options
-// before classifying, so a sentinel error here means the model is stricter than the server; an
-// unknown error is logged and hidden.
+// classifyError maps an error of Model.Classify. The server validates documents and prepares
+// options with the classifier before classifying, so a sentinel error here is unexpected but
+// still the caller's; an unknown error is logged and hidden.
 func (s *Server) classifyError(ctx context.Context, model string, err error) error {
 	switch {
-	case errors.Is(err, classifier.ErrEmptyDocument):
-		return errEmptyText()
-	case errors.Is(err, classifier.ErrInvalidUTF8):
-		return errInvalidUTF8("document")
+	case errors.Is(err, classifier.ErrEmptyDocument), errors.Is(err, classifier.ErrInvalidUTF8):
+		return errDocument(err)
 	case errors.Is(err, classifier.ErrInvalidOptions):
-		// The classifier's message names the option and its range: caller input, no internals.
-		return status.Error(codes.InvalidArgument, strings.TrimPrefix(err.Error(), "classifier: "))
+		return errOptions(err)
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, "call canceled by the client")
 	case errors.Is(err, context.DeadlineExceeded):

@@ -2,12 +2,6 @@ package server
 
 import (
 	"math"
-	"strings"
-	"unicode"
-	"unicode/utf8"
-
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/topicd/topicd/classifier"
 	topicdv1 "github.com/topicd/topicd/proto/topicd/v1"
@@ -19,8 +13,11 @@ const defaultExplainTerms = 5
 // maxIDBytes bounds a document id: it is echoed in every response.
 const maxIDBytes = 1024
 
-// validateDocument checks what the server promises to reject with INVALID_ARGUMENT. The size is
-// checked first so an oversized document is rejected before anything scans it.
+// validateDocument refuses what this server's settings refuse (the size of a document and of
+// its id) and what the classifier does not take as a document (classifier.ValidateDocument, the
+// one definition of a valid document, which every path shares). The size is checked first so an
+// oversized document is rejected before anything scans it. Decoders keep invalid UTF-8 as it
+// came (see lenientCodec), so this is where each document with it is refused, alone.
 func (s *Server) validateDocument(d *topicdv1.Document) error {
 	if d == nil {
 		return errNoDocument()
@@ -28,44 +25,13 @@ func (s *Server) validateDocument(d *topicdv1.Document) error {
 	if n := len(d.Text) + len(d.Title); n > s.opts.MaxDocumentBytes {
 		return errTooLarge(n, s.opts.MaxDocumentBytes)
 	}
-	if !utf8.ValidString(d.Text) {
-		return errInvalidUTF8("document.text")
-	}
-	if !utf8.ValidString(d.Title) {
-		return errInvalidUTF8("document.title")
-	}
 	if len(d.Id) > maxIDBytes {
 		return errIDTooLong(len(d.Id))
 	}
-	if !utf8.ValidString(d.Id) {
-		return errInvalidUTF8("document.id")
-	}
-	if blank(d.Text) {
-		return errEmptyText()
+	if err := classifier.ValidateDocument(d.Id, d.Title, d.Text); err != nil {
+		return errDocument(err)
 	}
 	return nil
-}
-
-// blank reports whether s holds only white space. It stops at the first other character, so it
-// costs next to nothing on real text.
-func blank(s string) bool {
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch c {
-			case ' ', '\t', '\n', '\v', '\f', '\r':
-				i++
-				continue
-			}
-			return false
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if !unicode.IsSpace(r) {
-			return false
-		}
-		i += size
-	}
-	return true
 }
 
 // classifyOptions turns the API's options into the classifier's for model m, rejecting values
@@ -95,8 +61,7 @@ func classifyOptions(o *topicdv1.ClassifyOptions, m Model) (classifier.Options, 
 	}
 	opts, err := m.PrepareOptions(opts)
 	if err != nil {
-		// The classifier's message names the option and what to change.
-		return classifier.Options{}, status.Error(codes.InvalidArgument, "options."+strings.TrimPrefix(err.Error(), classifier.ErrInvalidOptions.Error()+": "))
+		return classifier.Options{}, errOptions(err)
 	}
 	return opts, nil
 }

@@ -89,7 +89,8 @@ type Document struct {
 	// Caller's id for the document, echoed in the result. Optional for Classify; batch jobs should
 	// set it so results can be matched to inputs.
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	// The document body, UTF-8. Required: empty or whitespace-only text is INVALID_ARGUMENT.
+	// The document body, UTF-8. A document needs a text or a title that is not only white space
+	// (a title alone is classified); with neither it is INVALID_ARGUMENT.
 	Text string `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
 	// Optional headline, classified together with the text.
 	Title string `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
