@@ -30,8 +30,9 @@ func WithTopK(k int) ClassifyOption {
 	return func(o *classifyOptions) { o.opts.TopK = uint32(max(k, 0)) }
 }
 
-// WithMinConfidence makes a result abstain (label "other", Abstained true) when its best
-// confidence is below p. The default, 0, never abstains.
+// WithMinConfidence makes a result abstain when its best confidence is below p: Abstained is
+// true and the label is the model's fallback label (ModelInfo.fallback_label; "other" for the
+// default model). The default, 0, never abstains.
 func WithMinConfidence(p float64) ClassifyOption {
 	return func(o *classifyOptions) { o.opts.MinConfidence = float32(p) }
 }

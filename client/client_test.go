@@ -214,7 +214,19 @@ func TestBalancing(t *testing.T) {
 		call(10)
 	}
 	servers[0].health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
-	time.Sleep(200 * time.Millisecond) // the health watch stream delivers the change
+	// The health watch stream delivers the change in its own time: call until a round of calls
+	// leaves the server alone, then check that it stays alone.
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		before := servers[0].calls.Load()
+		call(10)
+		if servers[0].calls.Load() == before {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("10 s after NOT_SERVING, the server still gets calls")
+		}
+	}
 	before := servers[0].calls.Load()
 	call(60)
 	if got := servers[0].calls.Load() - before; got != 0 {

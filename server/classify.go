@@ -119,7 +119,7 @@ const overlapMemory = time.Second
 // (about 8% of the server's CPU under topicctl batch's 4 calls). Such calls are not always in
 // the handler at the same moment (they are also being received and sent), hence the memory.
 func (s *Server) batchStarted() bool {
-	now := time.Since(s.started)
+	now := s.since(s.started)
 	if s.batchCalls.Add(1) > 1 {
 		s.lastOverlap.Store(max(int64(now), 1))
 		return false

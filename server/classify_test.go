@@ -322,10 +322,11 @@ func TestLogLine(t *testing.T) {
 }
 
 // TestBatchSplit checks when a ClassifyBatch call is split over the workers: only when no
-// other ran at the same time in the last overlapMemory.
+// other ran at the same time in the last overlapMemory. The server reads a clock the test moves.
 func TestBatchSplit(t *testing.T) {
 	s := New(nil, Options{})
-	s.started = time.Now().Add(-time.Hour)
+	elapsed := time.Hour // since the server started
+	s.since = func(time.Time) time.Duration { return elapsed }
 	call := func() bool { // a call that ends at once
 		split := s.batchStarted()
 		s.batchCalls.Add(-1)
@@ -344,9 +345,13 @@ func TestBatchSplit(t *testing.T) {
 	if call() {
 		t.Error("a call alone right after two ran at once is split")
 	}
-	s.lastOverlap.Store(int64(time.Since(s.started) - overlapMemory - time.Millisecond))
+	elapsed += overlapMemory
+	if call() {
+		t.Errorf("a call alone %s after the last overlap is split", overlapMemory)
+	}
+	elapsed += time.Millisecond
 	if !call() {
-		t.Errorf("a call alone %s after the last overlap is not split", overlapMemory)
+		t.Errorf("a call alone %s after the last overlap is not split", overlapMemory+time.Millisecond)
 	}
 }
 

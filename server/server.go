@@ -150,10 +150,12 @@ type Server struct {
 	log  *slog.Logger
 
 	// batchCalls counts the ClassifyBatch calls running, and lastOverlap is when (time since
-	// started, 0 for never) two of them last ran at once: see batchStarted.
+	// started, 0 for never) two of them last ran at once: see batchStarted, which reads the
+	// clock with since (time.Since; tests set their own clock).
 	batchCalls  atomic.Int32
 	lastOverlap atomic.Int64
 	started     time.Time
+	since       func(time.Time) time.Duration
 
 	drainOnce sync.Once
 	// draining is closed by Drain: open streams answer what they hold and end with UNAVAILABLE.
@@ -174,6 +176,7 @@ func New(reg *Registry, opts Options) *Server {
 		log:      opts.Logger,
 		draining: make(chan struct{}),
 		started:  time.Now(),
+		since:    time.Since,
 	}
 }
 
