@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -20,7 +21,7 @@ type csvReader struct {
 	lr      *lineReader
 	c       io.Closer
 	line    int        // lines read from lr
-	pending []physLine // lines to read again after a broken record, first first
+	pending *heldLines // lines to read again after a broken record
 	fields  [][]byte
 	id      int
 	text    int
@@ -28,8 +29,8 @@ type csvReader struct {
 	ncols   int
 }
 
-// physLine is one line of the file; b is a copy for lines held in pending, else it lives in the
-// reader's buffer until the next read.
+// physLine is one line of the file; b lives in the reader's buffer or in pending until the
+// next read.
 type physLine struct {
 	n       int
 	b       []byte
@@ -119,12 +120,15 @@ func (c *csvReader) next() (Doc, error) {
 	}
 }
 
-// physical returns the next line of the file, a pushed-back one first.
+// physical returns the next line of the file, a held one first.
 func (c *csvReader) physical() (physLine, error) {
-	if len(c.pending) > 0 {
-		l := c.pending[0]
-		c.pending = c.pending[1:]
-		return l, nil
+	if h := c.pending; h != nil {
+		k := h.i
+		h.i++
+		if h.i == len(h.ends) {
+			c.pending = nil
+		}
+		return physLine{n: h.n0 + k, b: h.line(k), tooLong: h.isTooLong(k)}, nil
 	}
 	b, tooLong, err := c.lr.readLine()
 	if err != nil {
@@ -132,6 +136,36 @@ func (c *csvReader) physical() (physLine, error) {
 	}
 	c.line++
 	return physLine{n: c.line, b: b, tooLong: tooLong}, nil
+}
+
+// heldLines are consecutive lines of the file in one buffer (a record being gathered, or lines
+// to read again), so that holding a million short lines costs their bytes, not a million
+// allocations.
+type heldLines struct {
+	buf     []byte
+	ends    []int // line n0+k is buf[ends[k-1]:ends[k]]
+	n0      int   // the first line's number
+	i       int   // lines handed out by physical
+	tooLong []int // indexes of lines over the limit, whose bytes are not held
+}
+
+func (h *heldLines) isTooLong(k int) bool { return slices.Contains(h.tooLong, k) }
+
+func (h *heldLines) line(k int) []byte {
+	start := 0
+	if k > 0 {
+		start = h.ends[k-1]
+	}
+	return h.buf[start:h.ends[k]]
+}
+
+func (h *heldLines) add(l physLine) {
+	if l.tooLong {
+		h.tooLong = append(h.tooLong, len(h.ends))
+	} else {
+		h.buf = append(h.buf, l.b...)
+	}
+	h.ends = append(h.ends, len(h.buf))
 }
 
 // record reads the next record and splits it into fields, valid until the next call. A blank
@@ -157,12 +191,24 @@ func (c *csvReader) record() (recordStart, [][]byte, error) {
 		return recordStart{n: first.n}, fields, nil
 	}
 	// A quoted field goes on to the next line: gather lines until the quotes balance, keeping
-	// copies to read again if the record turns out broken.
-	lines := []physLine{{n: first.n, b: bytes.Clone(first.b)}}
-	size := len(first.b)
+	// them to read again if the record turns out broken.
+	rec := &heldLines{n0: first.n}
+	rec.add(first)
 	broken := func(err error) (recordStart, [][]byte, error) {
-		c.pending = append(lines[1:], c.pending...)
+		// Read again the lines after the first, then what was held before.
+		if h := c.pending; h != nil && h != rec {
+			for k := h.i; k < len(h.ends); k++ {
+				rec.add(physLine{b: h.line(k), tooLong: h.isTooLong(k)})
+			}
+		}
+		rec.i, c.pending = 1, nil
+		if len(rec.ends) > 1 {
+			c.pending = rec
+		}
 		return recordStart{n: first.n, err: err}, nil, nil
+	}
+	tooBig := func() (recordStart, [][]byte, error) {
+		return broken(fmt.Errorf("invalid CSV: the record is over %s, probably a quote that is never closed (reading again from line %d)", limitText(), first.n+1))
 	}
 	for open := true; open; {
 		l, err := c.physical()
@@ -172,25 +218,19 @@ func (c *csvReader) record() (recordStart, [][]byte, error) {
 		if err != nil {
 			return recordStart{}, nil, err
 		}
-		if l.tooLong {
-			lines = append(lines, l)
-			return broken(fmt.Errorf("invalid CSV: the record is over %s, probably a quote that is never closed (reading again from line %d)", limitText(), first.n+1))
-		}
-		l.b = bytes.Clone(l.b) // lines from the file live in its buffer until the next read
-		lines = append(lines, l)
-		size += 1 + len(l.b)
-		if size > recordLimit {
-			return broken(fmt.Errorf("invalid CSV: the record is over %s, probably a quote that is never closed (reading again from line %d)", limitText(), first.n+1))
+		rec.add(l) // a copy: lines from the file live in its buffer until the next read
+		if l.tooLong || len(rec.buf)+len(rec.ends) > recordLimit {
+			return tooBig()
 		}
 		open = bytes.Count(l.b, []byte{'"'})%2 == 0
 	}
-	joined := make([]byte, 0, size)
-	for i, l := range lines {
-		if i > 0 {
+	joined := make([]byte, 0, len(rec.buf)+len(rec.ends))
+	for k := range rec.ends {
+		if k > 0 {
 			joined = append(joined, '\n')
 		}
 		// \r\n inside a quoted field reads as \n, as in encoding/csv.
-		joined = append(joined, bytes.TrimSuffix(l.b, []byte{'\r'})...)
+		joined = append(joined, bytes.TrimSuffix(rec.line(k), []byte{'\r'})...)
 	}
 	fields, err := c.split(joined)
 	if err != nil {
