@@ -58,9 +58,11 @@ type BatchConfig struct {
 	StreamDocuments int
 	// MaxDocumentBytes bounds len(title)+len(text) of a plain-text document, as the server's
 	// --max-document-bytes does: a larger document gets INVALID_ARGUMENT at once, without being
-	// sent. Default 1 MiB, topicd's default. HTML documents have a limit of their own, which the
-	// server checks per document.
+	// sent. Default 1 MiB, topicd's default.
 	MaxDocumentBytes int
+	// MaxHTMLBytes is the same bound for an HTML document (content type HTML), as the server's
+	// --max-html-bytes. Default 4 MiB, topicd's default.
+	MaxHTMLBytes int
 	// MaxChunkBytes bounds the encoded documents of one ClassifyBatch call, so that chunks stay
 	// under the server's message limit. A document larger than this goes alone. Default 4 MiB,
 	// gRPC's default message limit; a server that refuses a chunk as too large anyway gets
@@ -98,6 +100,9 @@ func (cfg BatchConfig) withDefaults() BatchConfig {
 	if cfg.MaxDocumentBytes <= 0 {
 		cfg.MaxDocumentBytes = 1 << 20
 	}
+	if cfg.MaxHTMLBytes <= 0 {
+		cfg.MaxHTMLBytes = 4 << 20
+	}
 	if cfg.MaxChunkBytes <= 0 {
 		cfg.MaxChunkBytes = 4 << 20
 	}
@@ -134,7 +139,8 @@ type BatchStats struct {
 // it, or, after BatchConfig.MaxAttempts failed sends, the last error (Transient tells such
 // errors apart). Documents whose call or stream failed (a replica died, a deadline passed) are
 // re-sent with backoff; round_robin sends them to the other replicas. A document that cannot be
-// sent (an id, title or text that is not UTF-8, over BatchConfig.MaxDocumentBytes) gets
+// sent (an id, title or text that is not UTF-8, over BatchConfig.MaxDocumentBytes or
+// MaxHTMLBytes) gets
 // INVALID_ARGUMENT at once, without a call. Document ids need not be unique.
 //
 // emit is called from one goroutine at a time; an error from it stops the job and is returned.

@@ -24,8 +24,8 @@ func fatal(err error) bool {
 }
 
 // check returns INVALID_ARGUMENT for a document that cannot be sent or that every server
-// refuses: nil, a field that is not UTF-8 (protobuf strings are UTF-8), or a plain-text document
-// over MaxDocumentBytes.
+// refuses: nil, a field that is not UTF-8 (protobuf strings are UTF-8), or a document over
+// MaxDocumentBytes (MaxHTMLBytes for HTML).
 func (r *runner) check(d *topicdv1.Document) error {
 	if d == nil {
 		return status.Error(codes.InvalidArgument, "nil document")
@@ -35,10 +35,13 @@ func (r *runner) check(d *topicdv1.Document) error {
 			return status.Errorf(codes.InvalidArgument, "document.%s is not valid UTF-8 (first bad byte at offset %d): send UTF-8 text", f.name, badUTF8(f.s))
 		}
 	}
-	if d.GetContentType() != topicdv1.ContentType_CONTENT_TYPE_HTML {
-		if n := len(d.GetTitle()) + len(d.GetText()); n > r.cfg.MaxDocumentBytes {
-			return status.Errorf(codes.InvalidArgument, "document is %d bytes (title and text), over the limit of %d: shorten or split it", n, r.cfg.MaxDocumentBytes)
+	n := len(d.GetTitle()) + len(d.GetText())
+	if d.GetContentType() == topicdv1.ContentType_CONTENT_TYPE_HTML {
+		if n > r.cfg.MaxHTMLBytes {
+			return status.Errorf(codes.InvalidArgument, "document is %d bytes of HTML (title and text), over the limit of %d: send the article's part of the page, or its text", n, r.cfg.MaxHTMLBytes)
 		}
+	} else if n > r.cfg.MaxDocumentBytes {
+		return status.Errorf(codes.InvalidArgument, "document is %d bytes (title and text), over the limit of %d: shorten or split it", n, r.cfg.MaxDocumentBytes)
 	}
 	return nil
 }

@@ -39,6 +39,7 @@ type batchFlags struct {
 	chunk, window int
 	chunkBytes    int
 	docBytes      int
+	htmlBytes     int
 	maxAttempts   int
 	cpuProfile    string
 }
@@ -85,6 +86,7 @@ func parseBatchFlags(args []string, stderr io.Writer) (*batchFlags, error) {
 	fs.IntVar(&f.chunk, "chunk", 1000, "documents per ClassifyBatch call, at most (halved when a server's batch limit is lower)")
 	fs.IntVar(&f.chunkBytes, "chunk-bytes", 4<<20, "`bytes` of documents per ClassifyBatch call, at most, to stay under the server's message limit (a larger document goes alone)")
 	fs.IntVar(&f.docBytes, "max-document-bytes", 1<<20, "the server's --max-document-bytes: a plain-text document (title and text) over this many `bytes` gets INVALID_ARGUMENT without being sent")
+	fs.IntVar(&f.htmlBytes, "max-html-bytes", 4<<20, "the server's --max-html-bytes: an HTML document (title and page) over this many `bytes` gets INVALID_ARGUMENT without being sent")
 	fs.IntVar(&f.window, "window", 0, "documents read and not yet written, at most (0: 2 x concurrency x chunk, at most 4096)")
 	fs.IntVar(&f.maxAttempts, "max-attempts", 10, "sends of one document before its record carries the error")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of this process to `file` (for performance work)")
@@ -101,8 +103,8 @@ func parseBatchFlags(args []string, stderr io.Writer) (*batchFlags, error) {
 		return nil, errors.New("--in is required")
 	case fs.NArg() > 0:
 		return nil, fmt.Errorf("batch takes no arguments, got %q", fs.Args())
-	case f.concurrency < 1 || f.chunk < 1 || f.maxAttempts < 1 || f.chunkBytes < 1 || f.docBytes < 1:
-		return nil, errors.New("--concurrency, --chunk, --chunk-bytes, --max-document-bytes and --max-attempts must be at least 1")
+	case f.concurrency < 1 || f.chunk < 1 || f.maxAttempts < 1 || f.chunkBytes < 1 || f.docBytes < 1 || f.htmlBytes < 1:
+		return nil, errors.New("--concurrency, --chunk, --chunk-bytes, --max-document-bytes, --max-html-bytes and --max-attempts must be at least 1")
 	case f.window < 0 || f.lockWait < 0:
 		return nil, errors.New("--window and --lock-wait must not be negative")
 	}
@@ -185,6 +187,7 @@ func (j *batchJob) classifyRemote(ctx context.Context, docs <-chan *topicdv1.Doc
 		ChunkSize:        f.chunk,
 		MaxChunkBytes:    f.chunkBytes,
 		MaxDocumentBytes: f.docBytes,
+		MaxHTMLBytes:     f.htmlBytes,
 		Window:           f.window,
 		MaxAttempts:      f.maxAttempts,
 		CallTimeout:      f.conn.timeout,

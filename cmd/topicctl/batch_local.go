@@ -11,6 +11,7 @@ import (
 
 	"github.com/topicd/topicd/classifier"
 	"github.com/topicd/topicd/client"
+	"github.com/topicd/topicd/internal/article"
 	"github.com/topicd/topicd/models"
 	topicdv1 "github.com/topicd/topicd/proto/topicd/v1"
 )
@@ -18,7 +19,8 @@ import (
 // runLocal classifies docs in this process with the embedded default model, on concurrency
 // goroutines (one with --ordered), writing the same records through the same writer as the
 // server path. It exists to measure what gRPC costs a batch job: the rate here is the
-// library's, with the same input parsing and output encoding around it.
+// library's, with the same input parsing and output encoding around it. HTML documents are read
+// with the server's article extraction.
 func runLocal(ctx context.Context, j *batchJob, docs <-chan *topicdv1.Document) error {
 	if j.flags.model != "" && j.flags.model != models.DefaultName {
 		return fmt.Errorf("--local serves only the embedded model %q, not %q", models.DefaultName, j.flags.model)
@@ -52,13 +54,16 @@ func runLocal(ctx context.Context, j *batchJob, docs <-chan *topicdv1.Document) 
 					return
 				}
 				res := client.Result{ID: doc.GetId()}
-				if doc.GetContentType() == topicdv1.ContentType_CONTENT_TYPE_HTML {
-					res.Err = status.Error(codes.Unimplemented, "--local does not extract the text of HTML documents: classify them through a server")
-				} else if r, err := m.Classify(doc.GetTitle(), doc.GetText(), opts); err != nil {
-					res.Err = localStatus(err)
-				} else {
-					res.Classification = localClassification(&r, version)
+				title, text, err := localText(doc, j.flags.htmlBytes)
+				if err == nil {
+					var r classifier.Result
+					if r, err = m.Classify(title, text, opts); err == nil {
+						res.Classification = localClassification(&r, version)
+					} else {
+						err = localStatus(err)
+					}
 				}
+				res.Err = err
 				if err := j.emit(res); err != nil {
 					errs <- err
 					return
@@ -69,6 +74,29 @@ func runLocal(ctx context.Context, j *batchJob, docs <-chan *topicdv1.Document) 
 	wg.Wait()
 	close(errs)
 	return <-errs
+}
+
+// localText is what the model reads of doc: its title and text, or for HTML the article's
+// text and title (doc's title, else the page's), as a server extracts them.
+func localText(doc *topicdv1.Document, maxHTML int) (title, text string, err error) {
+	if doc.GetContentType() != topicdv1.ContentType_CONTENT_TYPE_HTML {
+		return doc.GetTitle(), doc.GetText(), nil
+	}
+	if n := len(doc.GetTitle()) + len(doc.GetText()); n > maxHTML {
+		return "", "", status.Errorf(codes.InvalidArgument, "document is %d bytes of HTML (title and text), over the limit of %d (--max-html-bytes)", n, maxHTML)
+	}
+	a, err := article.Extract(doc.GetText())
+	switch {
+	case errors.Is(err, article.ErrNoText):
+		return "", "", status.Error(codes.InvalidArgument, "document.text is HTML with no article text (only markup, scripts, navigation or nothing)")
+	case err != nil:
+		return "", "", status.Errorf(codes.InvalidArgument, "document.text cannot be read as HTML: %v", err)
+	}
+	title = doc.GetTitle()
+	if title == "" {
+		title = a.Title
+	}
+	return title, a.Text, nil
 }
 
 // localStatus gives a library error the code the server would give it.

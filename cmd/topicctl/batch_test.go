@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/topicd/topicd/internal/batchfile"
 	"github.com/topicd/topicd/models"
@@ -271,6 +273,7 @@ func startServer(t *testing.T) string {
 	gs := grpc.NewServer(srv.ServerOptions()...)
 	topicdv1.RegisterClassifierServiceServer(gs, srv)
 	topicdv1.RegisterModelServiceServer(gs, srv)
+	healthpb.RegisterHealthServer(gs, health.NewServer())
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -437,5 +440,72 @@ func TestClassifyDocumentHTML(t *testing.T) {
 		if got := classifyDocument("id", "", "<p>x</p>", tt.file, tt.html).GetContentType(); got != tt.want {
 			t.Errorf("classifyDocument(file %q, html %v) content type = %v, want %v", tt.file, tt.html, got, tt.want)
 		}
+	}
+}
+
+// articlePage is a news page whose article is about migration while its navigation, script and
+// styles are about computer security: read as plain text it is a different document.
+const articlePage = `<!DOCTYPE html><html><head><title>Boats reach the island</title>
+<style>.hacker-alert{color:red} /* ransomware malware password breach */</style>
+<script>var topics = "hackers ransomware malware cyberattack data breach passwords stolen servers encrypted phishing botnet vulnerability exploit";</script>
+</head><body>
+<nav><a href="/cyber">Hackers</a> <a href="/ransomware">Ransomware</a> <a href="/malware">Malware</a> <a href="/breach">Data breach</a> <a href="/passwords">Passwords</a></nav>
+<article><h1>Hundreds of migrants reach the island by boat</h1>
+<p>Hundreds of migrants crossed the sea in small boats overnight and asked for asylum after reaching the island, the coast guard said.</p>
+<p>Aid groups said the reception camp for asylum seekers and refugees was overcrowded, and the government promised to move people to the mainland within days.</p>
+<p>Border officials said more boats were expected while the weather stayed calm, and the interior ministry asked other countries to take in some of the refugees.</p>
+</article>
+<footer><script>track("hackers", "cyberattack", "ransomware", "exploit")</script></footer>
+</body></html>`
+
+// TestBatchHTML: .html files in a folder and content_type in JSONL are sent as HTML, so the
+// server (and --local, with the same extraction) classifies the article, not the markup; the
+// same bytes in a .txt file are classified as they are.
+func TestBatchHTML(t *testing.T) {
+	addr := startServer(t)
+	dir := t.TempDir()
+	pages := filepath.Join(dir, "pages")
+	os.Mkdir(pages, 0o755)
+	os.WriteFile(filepath.Join(pages, "page.html"), []byte(articlePage), 0o644)
+	os.WriteFile(filepath.Join(pages, "page.txt"), []byte(articlePage), 0o644)
+	os.WriteFile(filepath.Join(pages, "empty.html"), []byte("<html><body><nav>menu</nav><script>x()</script></body></html>"), 0o644)
+	line, _ := json.Marshal(map[string]string{"id": "page", "text": articlePage, "content_type": "html"})
+	jsonl := filepath.Join(dir, "pages.jsonl")
+	os.WriteFile(jsonl, append(line, '\n'), 0o644)
+
+	labels := func(flags ...string) map[string]record {
+		t.Helper()
+		out := filepath.Join(t.TempDir(), "out.jsonl")
+		if stderr, err := runCmd(t, append([]string{"batch", "--out", out}, flags...)...); err != nil {
+			t.Fatalf("batch %v: %v\n%s", flags, err, stderr)
+		}
+		got := map[string]record{}
+		for _, r := range readRecords(t, out) {
+			got[r.ID] = r
+		}
+		return got
+	}
+	for _, flags := range [][]string{{"--server", addr}, {"--local"}, {"--server", addr, "--transport", "stream"}} {
+		dirRecs := labels(append(flags, "--in", pages)...)
+		if r := dirRecs["page.html"]; r.Label != "migration" {
+			t.Errorf("batch %v: page.html labelled %q (%+v), want migration", flags, r.Label, r.Error)
+		}
+		if r := dirRecs["page.txt"]; r.Label == "migration" || r.Error != nil {
+			t.Errorf("batch %v: the page as plain text labelled %q (%+v); want the markup to count, as a test that content types travel", flags, r.Label, r.Error)
+		}
+		if r := dirRecs["empty.html"]; r.Error == nil || r.Error.Code != "INVALID_ARGUMENT" || !strings.Contains(r.Error.Message, "no article text") {
+			t.Errorf("batch %v: a page with no article: %+v, want INVALID_ARGUMENT saying so", flags, r)
+		}
+		if r := labels(append(flags, "--in", jsonl)...)["page"]; r.Label != "migration" {
+			t.Errorf("batch %v: JSONL line with content_type html labelled %q, want migration", flags, r.Label)
+		}
+	}
+
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"classify", "--server", addr, "--file", filepath.Join(pages, "page.html")}, &stdout, &stderr); err != nil {
+		t.Fatalf("classify --file page.html: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "label:  migration") {
+		t.Errorf("classify --file page.html:\n%s\nwant label migration", stdout.String())
 	}
 }
