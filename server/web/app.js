@@ -224,21 +224,31 @@ function markedTerms(explanations, c) {
 // Words as the tokenizer sees them, near enough: letters and digits, with inner apostrophes.
 const wordRE = /[\p{L}\p{N}]+(?:['’][\p{L}\p{N}]+)*/gu;
 
-// highlight returns text as nodes, each marked word in a <mark> of its label's colour.
+// highlight returns text as nodes, each marked word (or two-word term) in a <mark> of its
+// label's colour. Words match terms case-insensitively, a possessive ("ministry's") as its word.
 function highlight(text, marked, labels) {
+  const words = [...text.matchAll(wordRE)];
+  const key = (w) => w[0].toLowerCase().replace(/['’]s$/, "");
   const out = [];
   let last = 0;
-  for (const m of text.matchAll(wordRE)) {
-    const hit = marked.get(m[0].toLowerCase()) || marked.get(m[0].toLowerCase().replace(/['’].*$/, ""));
+  for (let i = 0; i < words.length; i++) {
+    let from = words[i], to = words[i];
+    let hit = null;
+    if (i + 1 < words.length && /^\s+$/.test(text.slice(from.index + from[0].length, words[i + 1].index))) {
+      hit = marked.get(`${key(from)} ${key(words[i + 1])}`);
+      if (hit) to = words[++i];
+    }
+    hit = hit || marked.get(key(from));
     if (!hit) continue;
-    if (m.index > last) out.push(document.createTextNode(text.slice(last, m.index)));
+    const start = from.index, end = to.index + to[0].length;
+    if (start > last) out.push(document.createTextNode(text.slice(last, start)));
     const mark = document.createElement("mark");
     mark.dataset.label = hit.label;
     mark.style.setProperty("--c", colorOf(hit.label, labels));
     mark.title = `${hit.label} +${hit.weight.toFixed(2)}`;
-    mark.textContent = m[0];
+    mark.textContent = text.slice(start, end);
     out.push(mark);
-    last = m.index + m[0].length;
+    last = end;
   }
   if (last < text.length) out.push(document.createTextNode(text.slice(last)));
   return out;
