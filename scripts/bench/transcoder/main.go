@@ -11,7 +11,7 @@
 // Each runs in rounds, the order alternating, and the medians are printed. The server is the
 // one topicd runs (embedded model, same interceptors, call log to io.Discard).
 //
-// Usage: go run . [-c 16] [-d 5s] [-rounds 3]   (from scripts/bench/transcoder)
+// Usage: go run ./scripts/bench/transcoder [-c 16] [-d 5s] [-rounds 3]
 package main
 
 import (
@@ -49,7 +49,7 @@ func run() error {
 	conc := flag.Uint64("c", 16, "concurrent callers")
 	dur := flag.Duration("d", 5*time.Second, "duration of one run")
 	rounds := flag.Int("rounds", 3, "runs per transcoder")
-	body := flag.String("body", "../testdata/doc200.json", "request body (a ClassifyRequest as JSON)")
+	body := flag.String("body", "scripts/bench/testdata/doc200.json", "request body (a ClassifyRequest as JSON)")
 	flag.Parse()
 	reqBody, err := os.ReadFile(*body)
 	if err != nil {
