@@ -53,6 +53,13 @@ func WithLabelMix(mix map[string]float64) ClassifyOption {
 	return func(o *classifyOptions) { o.opts.LabelMix = mix }
 }
 
+// WithTopicThreshold sets the probability at which every topic is present
+// (Classification.topics), in place of the model's own threshold for each topic
+// (ModelInfo.topic_thresholds). 0, the default, keeps the model's.
+func WithTopicThreshold(p float64) ClassifyOption {
+	return func(o *classifyOptions) { o.opts.TopicThreshold = float32(p) }
+}
+
 func newClassifyOptions(opts []ClassifyOption) classifyOptions {
 	o := classifyOptions{opts: &topicdv1.ClassifyOptions{}}
 	for _, opt := range opts {

@@ -132,17 +132,23 @@ func shortLabel(s string) string {
 }
 
 func reliabilityPlot(r training.Report) (*plot.Plot, error) {
+	return reliabilityPanel(r.Reliability, fmt.Sprintf("Reliability (ECE %.3f, %d documents)", r.ExpectedCalibrationError, r.Documents), "confidence of the top label", "accuracy")
+}
+
+// reliabilityPanel draws reliability bins: a bar per bin at its accuracy, a dot at its mean
+// confidence, and the diagonal of perfect calibration.
+func reliabilityPanel(bins []training.ReliabilityBin, title, xLabel, yLabel string) (*plot.Plot, error) {
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("Reliability (ECE %.3f, %d documents)", r.ExpectedCalibrationError, r.Documents)
-	p.X.Label.Text = "confidence of the top label"
-	p.Y.Label.Text = "accuracy"
+	p.Title.Text = title
+	p.X.Label.Text = xLabel
+	p.Y.Label.Text = yLabel
 	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1.08
 	p.Add(plotter.NewGrid())
 
 	var pts plotter.XYs
 	var xys plotter.XYs
 	var counts []string
-	for _, b := range r.Reliability {
+	for _, b := range bins {
 		if b.Count == 0 {
 			continue
 		}

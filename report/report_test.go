@@ -68,3 +68,39 @@ func TestWritePNG(t *testing.T) {
 		})
 	}
 }
+
+func TestWriteTopicsPNG(t *testing.T) {
+	var preds []training.TopicPrediction
+	for i := range 60 {
+		p := float64(i%10) / 10
+		about := i%3 == 0
+		preds = append(preds, training.TopicPrediction{
+			True:        []bool{about, !about, i%2 == 0},
+			Probability: []float64{p, 1 - p, 0.5},
+			Present:     []bool{p >= 0.5, p < 0.5, true},
+		})
+	}
+	r, err := training.EvaluateTopics([]string{"cybersecurity", "migration", "diplomacy"}, preds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := WriteTopicsPNG(&buf, r, "test model on test data"); err != nil {
+		t.Fatalf("WriteTopicsPNG: %v", err)
+	}
+	img, err := png.Decode(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatalf("WriteTopicsPNG wrote no PNG: %v", err)
+	}
+	if b := img.Bounds(); b.Dx() < 1200 || b.Dy() < 300 {
+		t.Errorf("picture is %dx%d, want three panels", b.Dx(), b.Dy())
+	}
+	if out := os.Getenv("REPORT_TOPICS_PNG"); out != "" {
+		if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := WriteTopicsPNG(&buf, training.TopicReport{}, ""); err == nil {
+		t.Error("WriteTopicsPNG of no topics: want an error")
+	}
+}

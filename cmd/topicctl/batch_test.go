@@ -28,6 +28,8 @@ type record struct {
 	Label      string             `json:"label"`
 	Confidence float64            `json:"confidence"`
 	Scores     map[string]float64 `json:"scores"`
+	Topics     []string           `json:"topics"`
+	TopicProbs map[string]float64 `json:"topic_probabilities"`
 	Model      string             `json:"model"`
 	Version    string             `json:"model_version"`
 	Error      *struct {

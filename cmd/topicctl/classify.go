@@ -33,7 +33,8 @@ func runClassify(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	topK := fs.Int("top-k", 0, "show only the `k` best labels (0: all)")
 	minConf := fs.Float64("min-confidence", 0, "abstain (label other) when the best confidence is below `p`")
 	html := fs.Bool("html", false, "the text is an HTML page: the server extracts its article before classifying (implied by a --file ending in .html or .htm)")
-	explain := fs.Bool("explain", false, "show the terms that pushed most toward each label")
+	topicThreshold := fs.Float64("topic-threshold", 0, "a topic is present when its probability reaches `p` (0: the model's threshold for each topic)")
+	explain := fs.Bool("explain", false, "show the terms that pushed most toward each label, and the passage behind each present topic")
 	terms := fs.Int("explain-terms", 0, "terms per label with --explain (0: the server's default, 5)")
 	var mix labelMixFlag
 	fs.Var(&mix, "label-mix", labelMixUsage)
@@ -53,7 +54,7 @@ func runClassify(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer c.Close()
-	opts := []client.ClassifyOption{client.WithModel(*model), client.WithTopK(*topK), client.WithMinConfidence(*minConf), client.WithLabelMix(mix)}
+	opts := []client.ClassifyOption{client.WithModel(*model), client.WithTopK(*topK), client.WithMinConfidence(*minConf), client.WithLabelMix(mix), client.WithTopicThreshold(*topicThreshold)}
 	if *explain {
 		opts = append(opts, client.WithExplain(*terms))
 	}
@@ -118,6 +119,9 @@ func printClassification(w io.Writer, cl *topicdv1.Classification) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if err := printTopics(w, cl.GetTopics()); err != nil {
+		return err
+	}
 	if len(cl.GetExplanations()) == 0 {
 		return nil
 	}
@@ -131,6 +135,33 @@ func printClassification(w io.Writer, cl *topicdv1.Classification) error {
 			parts = append(parts, "(none)")
 		}
 		fmt.Fprintf(w, "  %-14s %s\n", e.GetLabel()+":", strings.Join(parts, ", "))
+	}
+	return nil
+}
+
+// printTopics writes the per-topic probabilities, present ones marked, with the evidence passage
+// of each present topic when the server sent one (--explain).
+func printTopics(w io.Writer, topics []*topicdv1.TopicScore) error {
+	if len(topics) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w, "\ntopics (each on its own: the probability the document is substantially about it):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TOPIC\tPROBABILITY\tPRESENT\tTHRESHOLD\t")
+	for _, t := range topics {
+		present := "-"
+		if t.GetPresent() {
+			present = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%.4f\t%s\t%.2f\t%s\n", t.GetTopic(), t.GetProbability(), present, t.GetThreshold(), strings.Repeat("█", int(t.GetProbability()*30+0.5)))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, t := range topics {
+		if e := t.GetEvidence(); e != nil {
+			fmt.Fprintf(w, "  evidence for %s (bytes %d-%d, %.2f): %q\n", t.GetTopic(), e.GetStart(), e.GetEnd(), e.GetScore(), e.GetText())
+		}
 	}
 	return nil
 }

@@ -229,6 +229,19 @@ func checkLabels(t *testing.T, addr string, docs [][]byte, byID map[string]recor
 		if r.Label != cl.GetLabel() || fmt.Sprint(float32(r.Confidence)) != fmt.Sprint(cl.GetConfidence()) {
 			t.Errorf("%s: batch gave %s %v, Classify gives %s %v", d.ID, r.Label, r.Confidence, cl.GetLabel(), cl.GetConfidence())
 		}
+		// Topics travel through the batch codecs and the record too.
+		var present []string
+		for _, tp := range cl.GetTopics() {
+			if tp.GetPresent() {
+				present = append(present, tp.GetTopic())
+			}
+			if fmt.Sprint(float32(r.TopicProbs[tp.GetTopic()])) != fmt.Sprint(tp.GetProbability()) {
+				t.Errorf("%s: batch gave topic %s %v, Classify gives %v", d.ID, tp.GetTopic(), r.TopicProbs[tp.GetTopic()], tp.GetProbability())
+			}
+		}
+		if len(cl.GetTopics()) != 3 || len(r.TopicProbs) != 3 || fmt.Sprint(present) != fmt.Sprint(r.Topics) {
+			t.Errorf("%s: batch gave topics %v %v, Classify gives %v", d.ID, r.Topics, r.TopicProbs, cl.GetTopics())
+		}
 	}
 }
 
@@ -433,4 +446,48 @@ func readRecordsLenient(t *testing.T, path string) [][]byte {
 	}
 	lines := bytes.Split(b, []byte{'\n'})
 	return lines[:len(lines)-1]
+}
+
+// TestClassifyTopics runs `topicctl classify` against a real server on an article about three
+// topics: the topics table marks the present ones, and --explain shows the passage behind each.
+func TestClassifyTopics(t *testing.T) {
+	needBinaries(t)
+	s := startTopicd(t, "127.0.0.1:0")
+	text := "Hackers working for a foreign intelligence service broke into the interior ministry's servers and stole emails. " +
+		"The leaked files show that the two governments were negotiating the return of migrants and asylum seekers whose claims were rejected. " +
+		"Refugee groups said the people named in the files feared deportation. " +
+		"The government expelled the ambassador and the foreign ministers broke off diplomatic relations; allies imposed sanctions on the spy agency."
+	cmd := exec.Command(filepath.Join(binDir, "topicctl"), "classify", "--server", s.addr, "--explain", text)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("topicctl classify: %v\n%s", err, out)
+	}
+	for _, want := range []string{"topics (each on its own", "TOPIC", "PROBABILITY", "PRESENT", "cybersecurity", "evidence for"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("classify output lacks %q:\n%s", want, out)
+		}
+	}
+	cmd = exec.Command(filepath.Join(binDir, "topicctl"), "classify", "--server", s.addr, "--json", "--topic-threshold", "1", text)
+	out, err = cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("topicctl classify --json: %v\n%s", err, out)
+	}
+	var cl struct {
+		Topics []struct {
+			Topic     string  `json:"topic"`
+			Present   bool    `json:"present"`
+			Threshold float64 `json:"threshold"`
+		} `json:"topics"`
+	}
+	if err := json.Unmarshal(out, &cl); err != nil {
+		t.Fatalf("classify --json printed %s: %v", out, err)
+	}
+	if len(cl.Topics) != 3 {
+		t.Fatalf("classify --json topics %+v, want 3", cl.Topics)
+	}
+	for _, tp := range cl.Topics {
+		if tp.Present || tp.Threshold != 1 {
+			t.Errorf("topic %+v at --topic-threshold 1: want absent, threshold 1", tp)
+		}
+	}
 }

@@ -77,6 +77,8 @@ type evalOutput struct {
 	Long    *training.Report `json:",omitempty"`
 	// LongBySize splits Long by how many rows each long document joins.
 	LongBySize []training.SizeGroup `json:",omitempty"`
+	// Topics scores the rows that list their topics (a `topics` field), when any do.
+	Topics *training.TopicReport `json:",omitempty"`
 }
 
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -88,10 +90,12 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	plotPath := fs.String("plot", "", "also draw the confusion matrix and reliability diagram into this PNG `file`")
 	long := fs.Int("long", 0, "also score N long documents per label, each 3-30 rows of one label joined")
 	showErrors := fs.Int("errors", 0, "also list up to N misclassified documents, most confident first")
+	topicThreshold := fs.Float64("topic-threshold", 0, "score topics as present at probability `p` (0: the model's threshold for each topic)")
 	var mix labelMixFlag
 	fs.Var(&mix, "label-mix", labelMixUsage+"; scores under that mix")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: topicctl eval --model MODEL --data FILE.jsonl [--json] [--plot FILE.png] [--long N]")
+		fmt.Fprintln(stderr, "\nRows with a `topics` list are also scored on topics: per-topic precision, recall, F1 and ECE,\nmacro-F1, exact topic set and Hamming loss; --plot then also draws the per-topic reliability\ninto FILE-topics.png.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -120,7 +124,10 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	out := evalOutput{Model: *modelPath, Version: m.Version(), Data: *data}
-	opts := classifier.Options{LabelMix: mix}
+	opts := classifier.Options{LabelMix: mix, TopicThreshold: *topicThreshold}
+	if _, err := m.PrepareOptions(opts); err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
 	preds, err := training.PredictWith(m, exs, opts)
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
@@ -136,10 +143,33 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		out.Long = &lr
 		out.LongBySize = training.LongBySize(m.Labels(), docs, longPreds)
 	}
+	var topicRows []training.Example
+	for _, ex := range exs {
+		if ex.Topics != nil {
+			topicRows = append(topicRows, ex)
+		}
+	}
+	if len(topicRows) > 0 {
+		tp, err := training.PredictTopics(m, topicRows, opts)
+		if err != nil {
+			return fmt.Errorf("eval: %w", err)
+		}
+		tr, err := training.EvaluateTopics(m.Topics(), tp)
+		if err != nil {
+			return fmt.Errorf("eval: %w", err)
+		}
+		out.Topics = &tr
+	}
+	topicPlot := strings.TrimSuffix(*plotPath, filepath.Ext(*plotPath)) + "-topics.png"
 	if *plotPath != "" {
 		title := fmt.Sprintf("%s (version %s) on %s", filepath.Base(*modelPath), m.Version(), filepath.Base(*data))
 		if err := writePlot(*plotPath, out.Report, title); err != nil {
 			return fmt.Errorf("eval: %w", err)
+		}
+		if out.Topics != nil {
+			if err := writeTopicsPlot(topicPlot, *out.Topics, title); err != nil {
+				return fmt.Errorf("eval: %w", err)
+			}
 		}
 	}
 	if *asJSON {
@@ -158,13 +188,58 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		tw.Flush()
 	}
+	if out.Topics != nil {
+		fmt.Fprintf(stdout, "\ntopics (%d rows that list their topics):\n", out.Topics.Documents)
+		printTopicReport(stdout, *out.Topics)
+	}
 	if *showErrors > 0 {
 		printErrors(stdout, exs, preds, *showErrors)
 	}
 	if *plotPath != "" {
 		fmt.Fprintf(stdout, "\nwrote %s\n", *plotPath)
+		if out.Topics != nil {
+			fmt.Fprintf(stdout, "wrote %s\n", topicPlot)
+		}
 	}
 	return nil
+}
+
+// printTopicReport writes a multi-topic evaluation: summary, per-topic metrics, and each topic's
+// reliability table.
+func printTopicReport(w io.Writer, r training.TopicReport) {
+	fmt.Fprintf(w, "documents %d  macro-F1 %.3f  exact topic set %.3f  Hamming loss %.3f  extra topic on %d single-topic documents %.3f  ECE mean %.3f max %.3f\n\n",
+		r.Documents, r.MacroF1, r.ExactMatch, r.HammingLoss, r.SingleTopic, r.ExtraTopic, r.MeanECE, r.MaxECE)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "topic\tprecision\trecall\tF1\tECE\tsupport\t")
+	for _, t := range r.Topics {
+		fmt.Fprintf(tw, "%s\t%.3f\t%.3f\t%.3f\t%.3f\t%d\t\n", t.Topic, t.Precision, t.Recall, t.F1, t.ECE, t.Support)
+	}
+	tw.Flush()
+	for _, t := range r.Topics {
+		fmt.Fprintf(w, "\nreliability of %s (share of documents about it per probability bin)\n", t.Topic)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "probability\tdocuments\tmean probability\tabout it\tgap\t")
+		for _, b := range t.Reliability {
+			if b.Count == 0 {
+				fmt.Fprintf(tw, "%.1f-%.1f\t0\t\t\t\t\n", b.Lower, b.Upper)
+				continue
+			}
+			fmt.Fprintf(tw, "%.1f-%.1f\t%d\t%.3f\t%.3f\t%+.3f\t\n", b.Lower, b.Upper, b.Count, b.MeanConfidence, b.Accuracy, b.Accuracy-b.MeanConfidence)
+		}
+		tw.Flush()
+	}
+}
+
+func writeTopicsPlot(path string, r training.TopicReport, title string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := report.WriteTopicsPNG(f, r, title); err != nil {
+		f.Close()
+		return fmt.Errorf("plot: %w", err)
+	}
+	return f.Close()
 }
 
 // printErrors lists the n most confident mistakes: the documents whose labels most deserve a

@@ -110,8 +110,54 @@ func TestEval(t *testing.T) {
 			t.Errorf("documents predicted other: %d with --label-mix other=0.99, want more than the %d without", s, p)
 		}
 	})
+	t.Run("topics", func(t *testing.T) {
+		// Rows with a topics list are scored on topics too; the row without one is not.
+		real := filepath.Join(dir, "default-topics.model")
+		if err := os.WriteFile(real, models.DefaultModelFile(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		data := filepath.Join(dir, "multi.jsonl")
+		lines := `{"id": "a", "label": "cybersecurity", "topics": ["cybersecurity", "migration"], "text": "Hackers broke into the asylum agency's servers and stole the fingerprints of refugees. The ransomware gang leaked the files of migrants awaiting deportation. Refugee groups said asylum seekers feared for their families."}
+{"id": "b", "label": "diplomacy", "topics": ["diplomacy"], "text": "The foreign ministers signed a treaty at the summit and the ambassador returned to the embassy after talks."}
+{"id": "c", "label": "other", "topics": [], "text": "The football club won the cup final after extra time."}
+{"id": "d", "label": "other", "text": "Inflation rose for a third month."}
+`
+		if err := os.WriteFile(data, []byte(lines), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		plot := filepath.Join(dir, "multi.png")
+		out := runTool(t, evalCmd, "--model", real, "--data", data, "--plot", plot)
+		for _, want := range []string{"topics (3 rows that list their topics)", "exact topic set", "Hamming loss", "reliability of diplomacy", "wrote " + filepath.Join(dir, "multi-topics.png")} {
+			if !strings.Contains(out, want) {
+				t.Errorf("eval output lacks %q:\n%s", want, out)
+			}
+		}
+		f, err := os.Open(filepath.Join(dir, "multi-topics.png"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := png.Decode(f); err != nil {
+			t.Errorf("--plot wrote no topics PNG: %v", err)
+		}
+		var e evalOutput
+		if err := json.Unmarshal([]byte(runTool(t, evalCmd, "--model", real, "--data", data, "--json", "--topic-threshold", "0.000001")), &e); err != nil {
+			t.Fatal(err)
+		}
+		// At a threshold near 0 every topic is present: every row of a topic is found, and as no
+		// row is about all three topics, no row's set is exact.
+		if e.Topics == nil || e.Topics.Documents != 3 || len(e.Topics.Topics) != 3 || e.Topics.ExactMatch != 0 {
+			t.Fatalf("topics report %+v, want 3 documents, 3 topics, no exact set", e.Topics)
+		}
+		for _, tm := range e.Topics.Topics {
+			if tm.Support > 0 && tm.Recall != 1 {
+				t.Errorf("topic %s recall %v at threshold ~0, want 1", tm.Topic, tm.Recall)
+			}
+		}
+	})
 	t.Run("errors", func(t *testing.T) {
 		for _, args := range [][]string{
+			{"--model", model, "--data", corpus, "--topic-threshold", "2"},
 			{"--data", corpus},
 			{"--model", model},
 			{"--model", corpus, "--data", corpus},

@@ -44,6 +44,32 @@ func TestAppendJSONString(t *testing.T) {
 	}
 }
 
+func TestAppendClassificationTopics(t *testing.T) {
+	c := &topicdv1.Classification{
+		Label: "migration", Confidence: 0.75, Model: "m", ModelVersion: "v",
+		Scores: []*topicdv1.LabelScore{{Label: "migration", Confidence: 0.75}, {Label: "other", Confidence: 0.25}},
+		Topics: []*topicdv1.TopicScore{
+			{Topic: "migration", Probability: 0.9, Present: true},
+			{Topic: "cybersecurity", Probability: 0.625, Present: true},
+			{Topic: "diplomacy", Probability: 0.125},
+		},
+	}
+	b := AppendClassification(nil, "d1", c)
+	want := `{"id":"d1","label":"migration","confidence":0.75,"scores":{"migration":0.75,"other":0.25},` +
+		`"topics":["migration","cybersecurity"],"topic_probabilities":{"migration":0.9,"cybersecurity":0.625,"diplomacy":0.125},` +
+		`"model":"m","model_version":"v"}`
+	if string(b) != want {
+		t.Fatalf("AppendClassification =\n%s\nwant\n%s", b, want)
+	}
+	var rec struct {
+		Topics []string           `json:"topics"`
+		Probs  map[string]float64 `json:"topic_probabilities"`
+	}
+	if err := json.Unmarshal(b, &rec); err != nil || len(rec.Topics) != 2 || rec.Probs["diplomacy"] != 0.125 {
+		t.Errorf("record reads back as %+v, %v", rec, err)
+	}
+}
+
 func TestAppendError(t *testing.T) {
 	b := AppendError(nil, "x", 7, status.Error(codes.InvalidArgument, "line 7: bad"))
 	want := `{"id":"x","line":7,"error":{"code":"INVALID_ARGUMENT","message":"line 7: bad"}}`
@@ -183,7 +209,7 @@ func TestResumeRetries(t *testing.T) {
 	got, _ := os.ReadFile(path)
 	want := `{"id":"","line":2,"error":{"code":"INVALID_ARGUMENT","message":"line 2: bad"}}
 {"id":"e1","error":{"code":"INVALID_ARGUMENT","message":"empty"}}
-{"id":"r1","label":"other","confidence":0,"scores":{},"model":"","model_version":""}
+{"id":"r1","label":"other","confidence":0,"scores":{},"topics":[],"topic_probabilities":{},"model":"","model_version":""}
 `
 	if string(got) != want {
 		t.Errorf("output after resume:\n%s\nwant\n%s", got, want)

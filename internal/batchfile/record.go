@@ -12,7 +12,8 @@ import (
 
 // The output records, one JSON object a line:
 //
-//	{"id", "label", "confidence", "scores": {label: confidence}, "model", "model_version"[, "abstained": true]}
+//	{"id", "label", "confidence", "scores": {label: confidence}, "topics": [present topic],
+//	 "topic_probabilities": {topic: probability}, "model", "model_version"[, "abstained": true]}
 //	{"id", "error": {"code", "message"}}                  a document the service rejected
 //	{"id", "line", "error": {"code", "message"}}          a bad input record, at its line
 //	{"id", "retry": true, "error": {"code", "message"}}   a transient failure: resume sends it again
@@ -38,6 +39,28 @@ func AppendClassification(b []byte, id string, c *topicdv1.Classification) []byt
 		b = appendJSONString(b, s.GetLabel())
 		b = append(b, ':')
 		b = appendFloat(b, s.GetConfidence())
+	}
+	// Topics, high to low as the service sends them: the present ones, then every topic's
+	// probability.
+	b = append(b, `},"topics":[`...)
+	n := 0
+	for _, t := range c.GetTopics() {
+		if t.GetPresent() {
+			if n > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, t.GetTopic())
+			n++
+		}
+	}
+	b = append(b, `],"topic_probabilities":{`...)
+	for i, t := range c.GetTopics() {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, t.GetTopic())
+		b = append(b, ':')
+		b = appendFloat(b, t.GetProbability())
 	}
 	b = append(b, `},"model":`...)
 	b = appendJSONString(b, c.GetModel())
