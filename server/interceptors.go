@@ -18,6 +18,14 @@ func (s *Server) ServerOptions() []grpc.ServerOption {
 		codecOption(),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
+		// Fixed HTTP/2 receive windows: setting them turns off gRPC's BDP estimation, which
+		// otherwise grows every window to 16 MiB, so that a stream whose documents are not
+		// read (because its client does not read the answers) holds up to 16 MiB in the
+		// transport instead of StreamFlowWindow.
+		grpc.InitialWindowSize(StreamFlowWindow),
+		grpc.InitialConnWindowSize(ConnFlowWindow),
+		// gRPC's default accepts 16 MiB of headers per call, held while the call runs.
+		grpc.MaxHeaderListSize(MaxHeaderListBytes),
 	}
 }
 

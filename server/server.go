@@ -56,7 +56,18 @@ const (
 	DefaultMaxBatchDocuments = 1000
 	DefaultStreamWindow      = 64
 	DefaultStreamWindowBytes = 4 << 20
+	DefaultMaxBufferedBytes  = 64 << 20
 	DefaultTimeout           = 30 * time.Second
+)
+
+// Transport limits set by [Server.ServerOptions]. Data a client sends on a stream and the server
+// has not read yet is bounded by StreamFlowWindow per stream; received headers by
+// MaxHeaderListBytes per call. ConnFlowWindow bounds a connection's data in flight (gRPC
+// acknowledges it as it arrives, so it bounds no memory).
+const (
+	StreamFlowWindow   = 256 << 10
+	ConnFlowWindow     = 1 << 20
+	MaxHeaderListBytes = 64 << 10
 )
 
 // maxStreamWorkers caps the classification goroutines of one stream: more than the cores only
@@ -99,6 +110,12 @@ type Options struct {
 	// reached, so one stream holds at most this plus one document. 0 means
 	// DefaultStreamWindowBytes (4 MiB).
 	StreamWindowBytes int
+	// MaxBufferedBytes bounds the stream data held by the whole server between Recv and Send:
+	// the documents of every open ClassifyStream (title, text and id) and their answers. When
+	// it is reached, streams stop reading until answers are sent, so HTTP/2 flow control slows
+	// their clients down; each stream may go over it by one document and the answers of the
+	// documents it holds. 0 means DefaultMaxBufferedBytes (64 MiB).
+	MaxBufferedBytes int64
 	// DefaultTimeout is the deadline given to unary calls that arrive without one. 0 means
 	// DefaultTimeout (30s); negative means none. Streams get no default deadline: a batch job
 	// may stream for hours.
@@ -133,6 +150,9 @@ func (o Options) withDefaults() Options {
 	if o.MaxHTMLBytes <= 0 {
 		o.MaxHTMLBytes = DefaultMaxHTMLBytes
 	}
+	if o.MaxBufferedBytes <= 0 {
+		o.MaxBufferedBytes = DefaultMaxBufferedBytes
+	}
 	if o.DefaultTimeout == 0 {
 		o.DefaultTimeout = DefaultTimeout
 	}
@@ -157,6 +177,9 @@ type Server struct {
 	started     time.Time
 	since       func(time.Time) time.Duration
 
+	// buffered is what open streams hold, against Options.MaxBufferedBytes.
+	buffered *budget
+
 	drainOnce sync.Once
 	// draining is closed by Drain: open streams answer what they hold and end with UNAVAILABLE.
 	draining chan struct{}
@@ -177,6 +200,7 @@ func New(reg *Registry, opts Options) *Server {
 		draining: make(chan struct{}),
 		started:  time.Now(),
 		since:    time.Since,
+		buffered: newBudget(opts.MaxBufferedBytes),
 	}
 }
 

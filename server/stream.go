@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	topicdv1 "github.com/topicd/topicd/proto/topicd/v1"
 )
@@ -43,12 +44,22 @@ func (s *Server) ClassifyStream(stream topicdv1.ClassifierService_ClassifyStream
 		recvDone: make(chan error, 1),
 		freed:    make(chan struct{}, 1),
 		maxBytes: int64(s.opts.StreamWindowBytes),
+		budget:   s.buffered,
 	}
+	defer st.end()
 	go st.receive(ctx, stream, s.draining)
 	for range s.opts.StreamWorkers {
 		go func() {
 			for j := range st.jobs {
-				st.results <- streamResult{s.streamItem(ctx, j.req), j.size}
+				r := streamResult{s.streamItem(ctx, j.req), j.size, j.charge}
+				if j.req.GetOptions().GetExplain() {
+					// Explanations make answers far larger than the estimate: count them.
+					if extra := int64(proto.Size(r.resp)) - answerEstimate; extra > 0 {
+						st.charge(extra)
+						r.charge += extra
+					}
+				}
+				st.results <- r
 			}
 		}()
 	}
@@ -75,7 +86,7 @@ func (s *Server) ClassifyStream(stream topicdv1.ClassifierService_ClassifyStream
 				logged = true
 			}
 			sent++
-			st.release(r.size)
+			st.release(r.size, r.charge)
 		case err := <-st.recvDone:
 			if err != nil && !errors.Is(err, io.EOF) {
 				// The client canceled or the connection broke: nobody is left to answer.
@@ -95,16 +106,23 @@ func (s *Server) ClassifyStream(stream topicdv1.ClassifierService_ClassifyStream
 	}
 }
 
+// answerEstimate is what an answer without explanations is counted as against
+// Options.MaxBufferedBytes, beyond its document id: labels, scores, model name and version.
+const answerEstimate = 512
+
 // streamJob is a received document with its size in bytes, which counts against
-// Options.StreamWindowBytes until its response is sent.
+// Options.StreamWindowBytes until its response is sent, and its charge against
+// Options.MaxBufferedBytes (the document, its id and its answer).
 type streamJob struct {
-	req  *topicdv1.ClassifyStreamRequest
-	size int64
+	req    *topicdv1.ClassifyStreamRequest
+	size   int64
+	charge int64
 }
 
 type streamResult struct {
-	resp *topicdv1.ClassifyStreamResponse
-	size int64
+	resp   *topicdv1.ClassifyStreamResponse
+	size   int64
+	charge int64
 }
 
 // streamState is what the goroutines of one stream share.
@@ -121,10 +139,41 @@ type streamState struct {
 	mu         sync.Mutex
 	stopped    bool
 	dispatched int
+
+	budget *budget // the server's, shared by every stream
+	cmu    sync.Mutex
+	held   int64 // charged to budget and not yet released
+	ended  bool  // the handler returned: everything held went back to budget
+}
+
+// charge counts n bytes against the server-wide budget, unless the stream has ended.
+func (st *streamState) charge(n int64) {
+	st.cmu.Lock()
+	if !st.ended {
+		st.held += n
+		st.budget.add(n)
+	}
+	st.cmu.Unlock()
+}
+
+// end gives back to the budget what the stream still holds: answers never sent when the stream
+// ends early, and documents its workers are still on.
+func (st *streamState) end() {
+	st.cmu.Lock()
+	st.ended = true
+	st.budget.release(st.held)
+	st.held = 0
+	st.cmu.Unlock()
 }
 
 // release frees the window slot and the bytes of an answered document.
-func (st *streamState) release(size int64) {
+func (st *streamState) release(size, charge int64) {
+	st.cmu.Lock()
+	if !st.ended {
+		st.held -= charge
+		st.budget.release(charge)
+	}
+	st.cmu.Unlock()
 	st.bytes.Add(-size)
 	<-st.tokens
 	select {
@@ -152,15 +201,32 @@ func (st *streamState) receive(ctx context.Context, stream topicdv1.ClassifierSe
 		case <-draining:
 			return
 		}
-		// Large documents fill the byte budget before the count window: wait for answers.
-		for st.bytes.Load() >= st.maxBytes {
+		// Large documents fill the byte budget before the count window: wait for answers, of
+		// this stream or, when the whole server holds too much, of any.
+		for {
+			var wake <-chan struct{}
+			if st.bytes.Load() < st.maxBytes {
+				if wake = st.budget.wait(); wake == nil {
+					break
+				}
+			}
 			select {
 			case <-st.freed:
+			case <-wake:
 			case <-ctx.Done():
+				if wake != nil {
+					st.budget.done()
+				}
 				st.recvDone <- ctx.Err()
 				return
 			case <-draining:
+				if wake != nil {
+					st.budget.done()
+				}
 				return
+			}
+			if wake != nil {
+				st.budget.done()
 			}
 		}
 		req, err := stream.Recv()
@@ -170,6 +236,8 @@ func (st *streamState) receive(ctx context.Context, stream topicdv1.ClassifierSe
 		}
 		d := req.GetDocument()
 		size := int64(len(d.GetText()) + len(d.GetTitle()))
+		// The id counts twice: in the request and echoed in the answer.
+		charge := size + 2*int64(len(d.GetId())) + answerEstimate
 		st.bytes.Add(size)
 		st.mu.Lock()
 		if st.stopped {
@@ -179,7 +247,8 @@ func (st *streamState) receive(ctx context.Context, stream topicdv1.ClassifierSe
 		}
 		st.dispatched++
 		st.mu.Unlock()
-		st.jobs <- streamJob{req, size} // never blocks: jobs holds a whole window
+		st.charge(charge)
+		st.jobs <- streamJob{req, size, charge} // never blocks: jobs holds a whole window
 	}
 }
 

@@ -31,6 +31,7 @@ type Config struct {
 	StreamWindow          int           // --stream-window, default 64
 	StreamWindowBytes     int           // --stream-window-bytes, default 4 MiB
 	StreamWorkers         int           // --stream-workers, default GOMAXPROCS, at most 4
+	MaxBufferedBytes      int           // --max-buffered-bytes, default 64 MiB
 	KeepaliveMinTime      time.Duration // --keepalive-min-time, default 10s
 	KeepaliveNoStreamDeny bool          // set by --keepalive-permit-without-stream=false
 	MaxConnectionAge      time.Duration // --max-connection-age, default 5m; negative means never
@@ -117,6 +118,7 @@ func (c Config) withDefaults() Config {
 	setInt(&c.MaxConcurrentStreams, defaultMaxConcurrentStreams)
 	setInt(&c.StreamWindow, server.DefaultStreamWindow)
 	setInt(&c.StreamWindowBytes, server.DefaultStreamWindowBytes)
+	setInt(&c.MaxBufferedBytes, server.DefaultMaxBufferedBytes)
 	setInt(&c.MaxModelBytes, server.DefaultMaxModelBytes)
 	setDur(&c.KeepaliveMinTime, defaultKeepaliveMinTime)
 	setDur(&c.MaxConnectionAge, defaultMaxConnectionAge)
@@ -177,6 +179,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	num(&c.StreamWindow, "stream-window", "TOPICD_STREAM_WINDOW", "most documents of one ClassifyStream received and not yet answered; when full the server stops reading")
 	num(&c.StreamWindowBytes, "stream-window-bytes", "TOPICD_STREAM_WINDOW_BYTES", "most document `bytes` of one ClassifyStream received and not yet answered (plus one document)")
 	num(&c.StreamWorkers, "stream-workers", "TOPICD_STREAM_WORKERS", "documents of one ClassifyStream, or of one ClassifyBatch of 16 or more that runs alone, classified at once; 0 means the number of CPUs, at most 4")
+	num(&c.MaxBufferedBytes, "max-buffered-bytes", "TOPICD_MAX_BUFFERED_BYTES", "most `bytes` of ClassifyStream documents and answers the whole server holds between receiving and answering; when reached, streams stop reading and HTTP/2 flow control pushes back on their clients")
 	dur(&c.KeepaliveMinTime, "keepalive-min-time", "TOPICD_KEEPALIVE_MIN_TIME", "shortest interval between client keepalive pings; a client pinging more often is disconnected")
 	boolean(&permitNoStream, "keepalive-permit-without-stream", "TOPICD_KEEPALIVE_PERMIT_WITHOUT_STREAM", "allow client keepalive pings on connections with no open call")
 	dur(&c.MaxConnectionAge, "max-connection-age", "TOPICD_MAX_CONNECTION_AGE", "close each client connection after about this long (gRPC adds up to 10% jitter) with a GOAWAY, so clients reconnect and re-resolve DNS, finding new replicas behind a headless Service; negative means never")
@@ -262,6 +265,7 @@ const (
 	maxStreamWindowLimit      = 4096
 	maxStreamWindowBytesLimit = 256 << 20
 	maxStreamWorkersLimit     = 64
+	maxBufferedBytesLimit     = 16 << 30
 	maxDurationLimit          = 24 * time.Hour
 	maxShutdownTimeoutLimit   = time.Hour
 	maxConnectionAgeLimit     = 30 * 24 * time.Hour
@@ -288,6 +292,7 @@ func (c Config) validate() error {
 	between("stream-window", c.StreamWindow, 1, maxStreamWindowLimit)
 	between("stream-window-bytes", c.StreamWindowBytes, 1, maxStreamWindowBytesLimit)
 	between("stream-workers", c.StreamWorkers, 0, maxStreamWorkersLimit)
+	between("max-buffered-bytes", c.MaxBufferedBytes, 1, maxBufferedBytesLimit)
 	if c.MaxMessageBytes >= 1 && c.MaxDocumentBytes >= 1 && c.MaxMessageBytes < c.MaxDocumentBytes+envelope {
 		errs = append(errs, fmt.Errorf("--max-message-bytes: must be at least --max-document-bytes + %d (%d), got %d",
 			envelope, c.MaxDocumentBytes+envelope, c.MaxMessageBytes))

@@ -110,6 +110,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{[]string{"--max-concurrent-streams", "4294967297"}, nil, "--max-concurrent-streams: must be between 1 and 10000"},
 		{[]string{"--max-model-bytes", "0"}, nil, "--max-model-bytes: must be between 1 and 4294967296, got 0"},
 		{[]string{"--max-model-bytes", "5000000000"}, nil, "--max-model-bytes: must be between 1 and 4294967296"},
+		{[]string{"--max-buffered-bytes", "0"}, nil, "--max-buffered-bytes: must be between 1 and 17179869184, got 0"},
+		{[]string{"--max-buffered-bytes", "100000000000"}, nil, "--max-buffered-bytes: must be between 1 and 17179869184"},
 		{[]string{"--shutdown-timeout", "1000h"}, nil, "--shutdown-timeout: must be a positive duration such as 30s, at most 1h0m0s"},
 		{[]string{"--default-timeout", "1000h"}, nil, "--default-timeout: must be a positive duration such as 30s, at most 24h0m0s"},
 		{[]string{"--keepalive-min-time", "1000h"}, nil, "--keepalive-min-time: must be a positive duration such as 30s, at most 24h0m0s"},

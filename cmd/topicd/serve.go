@@ -79,6 +79,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		StreamWorkers:     cfg.StreamWorkers,
 		StreamWindow:      cfg.StreamWindow,
 		StreamWindowBytes: cfg.StreamWindowBytes,
+		MaxBufferedBytes:  int64(cfg.MaxBufferedBytes),
 		DefaultTimeout:    cfg.DefaultTimeout,
 		Metrics:           metrics,
 		MaxHTMLBytes:      cfg.MaxHTMLBytes,
