@@ -86,7 +86,9 @@ func startTopicd(t *testing.T, listen string, flags ...string) *topicd {
 	}
 	s := &topicd{cmd: cmd, done: make(chan struct{})}
 	addr := make(chan string, 1)
+	read := make(chan struct{})
 	go func() {
+		defer close(read)
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
@@ -110,7 +112,8 @@ func startTopicd(t *testing.T, listen string, flags ...string) *topicd {
 		}
 		io.Copy(io.Discard, stderr)
 	}()
-	go func() { cmd.Wait(); close(s.done) }()
+	// Wait closes the pipe, so it waits for the reader to see the last lines first.
+	go func() { <-read; cmd.Wait(); close(s.done) }()
 	t.Cleanup(func() { s.kill() })
 	select {
 	case s.addr = <-addr:
