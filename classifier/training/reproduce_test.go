@@ -11,7 +11,7 @@ import (
 
 // sharedCorpus is where the training corpus sits in a checkout that has ../shared beside it, as
 // CI's does; the repository never holds a copy.
-const sharedCorpus = "../../../shared/corpus/news-topics-train.jsonl"
+const sharedCorpus = "../../../shared/corpus/news-topics-train-v2.jsonl"
 
 // TestShippedModelReproduces rebuilds the default model from the corpus with the Shipped recipe,
 // as `topicctl train` does with its default flags, and checks that the bytes equal the embedded
@@ -48,7 +48,7 @@ func TestShippedModelReproduces(t *testing.T) {
 	want := models.DefaultModelFile()
 	if !bytes.Equal(got.Bytes(), want) {
 		t.Errorf("the Shipped recipe on %s gives %d bytes that differ from models/news-topics.model (%d bytes); "+
-			"rerun `go run ./cmd/topicctl train --data ../shared/corpus/news-topics-train.jsonl --out models/news-topics.model` and commit the result",
+			"rerun `go run ./cmd/topicctl train --data ../shared/corpus/news-topics-train-v2.jsonl --out models/news-topics.model` and commit the result",
 			sharedCorpus, got.Len(), len(want))
 	}
 }

@@ -8,7 +8,7 @@
 // A [Recipe] is every setting of a model; [Shipped] is the shipped default model's, and
 // [Recipe.Build] turns a [Corpus] into a model with it:
 //
-//	c, err := training.LoadCorpus("../shared/corpus/news-topics-train.jsonl")
+//	c, err := training.LoadCorpus("../shared/corpus/news-topics-train-v2.jsonl")
 //	m, v, err := training.Shipped().Build(ctx, c) // v: the held-out validation stored in m
 //
 // The settings are recorded in the model's provenance and the same corpus and recipe give the
@@ -76,6 +76,12 @@ type Recipe struct {
 	// CalibrationBalance weighs calibration samples by (1/label frequency)^B, in [0, 1]: 0
 	// calibrates for the training label mix, 1 for a balanced mix.
 	CalibrationBalance float64
+	// CalibrationMix, when not empty, is the label mix the calibration is fitted for, in place
+	// of CalibrationBalance: the calibration samples are weighed so that each label named here
+	// has that share of their weight, and the labels not named share the rest in proportion to
+	// their rows. The model records the mix (classifier.Calibration.Mix) as the prior its
+	// confidences assume, which a request's label_mix replaces.
+	CalibrationMix map[string]float64
 	// TopicFeatures names the features the topic regressions read, joined by "+" (see
 	// ParseTopicFeatures), or "none" for a model without a topic calibration, whose topic
 	// probabilities are its label confidences.
@@ -111,17 +117,17 @@ func Shipped() Recipe {
 			Priors:       classifier.PriorsLearned,
 			LabelWeights: map[string]float64{"cybersecurity": 5, "migration": 2},
 		},
-		MinTermCount:       2,
-		Calibrate:          "power+bias",
-		CalibrationFolds:   5,
-		Long:               40,
-		LongShare:          0.5,
-		CalibrationBalance: 0.25,
-		TopicFeatures:      "share+wins",
-		TopicWindow:        40,
-		TopicMixed:         400,
-		TopicMixedShare:    0.5,
-		Validation:         "newest=0.2",
+		MinTermCount:     2,
+		Calibrate:        "power+bias",
+		CalibrationFolds: 5,
+		Long:             40,
+		LongShare:        0.5,
+		CalibrationMix:   map[string]float64{"cybersecurity": 0.05},
+		TopicFeatures:    "share+wins",
+		TopicWindow:      40,
+		TopicMixed:       400,
+		TopicMixedShare:  0.5,
+		Validation:       "newest=0.2",
 	}
 }
 
@@ -162,6 +168,24 @@ func (r Recipe) Check() error {
 	}
 	if !(r.CalibrationBalance >= 0 && r.CalibrationBalance <= 1) {
 		return fmt.Errorf("calibration balance %v: want [0, 1]", r.CalibrationBalance)
+	}
+	if len(r.CalibrationMix) > 0 {
+		if r.CalibrationBalance != 0 {
+			return fmt.Errorf("calibration mix %s and balance %v: set one, not both", FormatLabelWeights(r.CalibrationMix), r.CalibrationBalance)
+		}
+		var sum float64
+		for l, p := range r.CalibrationMix {
+			if !(p > 0 && p < 1) {
+				return fmt.Errorf("calibration mix %s=%v: want a share in (0, 1)", l, p)
+			}
+			if len(r.Labels) > 0 && !slices.Contains(r.Labels, l) {
+				return fmt.Errorf("calibration mix names %q, which is not one of the labels %v", l, r.Labels)
+			}
+			sum += p
+		}
+		if sum > 1+1e-9 || (sum < 1-1e-9 && len(r.CalibrationMix) == len(r.Labels)) {
+			return fmt.Errorf("calibration mix %s sums to %v: want 1 when every label is named, less otherwise", FormatLabelWeights(r.CalibrationMix), sum)
+		}
 	}
 	if r.LongShare < 0 || r.LongShare >= 1 {
 		return fmt.Errorf("long share %v: want [0, 1)", r.LongShare)
@@ -229,6 +253,7 @@ func (r Recipe) Settings() map[string]string {
 		"calibration.long":       strconv.Itoa(r.Long),
 		"calibration.long_share": strconv.FormatFloat(r.LongShare, 'g', -1, 64),
 		"calibration.balance":    strconv.FormatFloat(r.CalibrationBalance, 'g', -1, 64),
+		"calibration.mix":        FormatLabelWeights(r.CalibrationMix),
 		"topics.features":        r.TopicFeatures,
 		"topics.window":          strconv.Itoa(r.TopicWindow),
 		"topics.mixed":           strconv.Itoa(r.TopicMixed),
@@ -277,6 +302,19 @@ func (r Recipe) Fit(exs []Example, cfg Config) (*classifier.Model, error) {
 		if r.CalibrationBalance != 0 {
 			balance(short, r.CalibrationBalance)
 			balance(long, r.CalibrationBalance)
+		}
+		if len(r.CalibrationMix) > 0 {
+			labels := cfg.Labels
+			if len(labels) == 0 {
+				labels = DefaultLabels
+			}
+			partial := make([]float64, len(labels))
+			for c, l := range labels {
+				partial[c] = r.CalibrationMix[l]
+			}
+			mix := fullMix(short, partial)
+			toMix(short, mix)
+			toMix(long, mix)
 		}
 		samples := short
 		if r.LongShare > 0 && len(long) > 0 {
@@ -350,6 +388,50 @@ func balance(samples []CalibrationSample, b float64) {
 	}
 	for i := range samples {
 		samples[i].Weight *= float64(len(samples)) / sum
+	}
+}
+
+// fullMix completes a partial label mix (0 for a label not named) from the rows: the labels not
+// named share what the named ones leave in proportion to their number of rows.
+func fullMix(rows []CalibrationSample, partial []float64) []float64 {
+	count := make([]float64, len(partial))
+	for _, s := range rows {
+		count[s.Label]++
+	}
+	var fixed, rest float64
+	for c, p := range partial {
+		if p > 0 {
+			fixed += p
+		} else {
+			rest += count[c]
+		}
+	}
+	mix := slices.Clone(partial)
+	for c, p := range partial {
+		if p == 0 && rest > 0 {
+			mix[c] = (1 - fixed) * count[c] / rest
+		}
+	}
+	return mix
+}
+
+// toMix weighs samples so that each label c has the share mix[c] of their total weight, keeping
+// the mean weight 1; a label without samples is left out.
+func toMix(samples []CalibrationSample, mix []float64) {
+	count := make([]float64, len(mix))
+	for _, s := range samples {
+		count[s.Label]++
+	}
+	var present float64
+	for c, p := range mix {
+		if count[c] > 0 {
+			present += p
+		}
+	}
+	n := float64(len(samples))
+	for i := range samples {
+		c := samples[i].Label
+		samples[i].Weight = mix[c] / present * n / count[c]
 	}
 }
 

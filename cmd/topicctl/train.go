@@ -39,6 +39,7 @@ type recipeFlags struct {
 	longDocs     int
 	longShare    float64
 	calBalance   float64
+	calMix       string
 	validate     string
 	topicFeats   string
 	topicWindow  int
@@ -70,6 +71,7 @@ func (s *recipeFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&s.longDocs, "long", r.Long, "long documents (3-30 rows joined) per label for calibration (per fold) and evaluation")
 	fs.Float64Var(&s.longShare, "long-share", r.LongShare, "share of the calibration loss carried by long documents")
 	fs.Float64Var(&s.calBalance, "calibration-balance", r.CalibrationBalance, "weigh calibration samples by (1/label frequency)^B: 0 calibrates for the training label mix, 1 for a balanced mix")
+	fs.StringVar(&s.calMix, "calibration-mix", training.FormatLabelWeights(r.CalibrationMix), "calibrate for this label mix, `label=share,...` (labels left out share the rest by their rows), in place of --calibration-balance, which must then be 0; the model records the mix as the prior of its confidences")
 	fs.StringVar(&s.topicFeats, "topic-features", r.TopicFeatures, "features of the per-topic regressions, joined by +: confidence, share, wins, peak, length; none for no topic calibration")
 	fs.IntVar(&s.topicWindow, "topic-window", r.TopicWindow, "passage length in known terms for the topic features")
 	fs.IntVar(&s.topicMixed, "topic-mixed", r.TopicMixed, "articles assembled from held-out rows per calibration fold for the topic calibration")
@@ -113,6 +115,9 @@ func (s *recipeFlags) recipe() (training.Recipe, error) {
 		r.DropTextLabels = true
 	default:
 		return r, fmt.Errorf("--text-labels %q: want keep or drop", s.textLabels)
+	}
+	if r.CalibrationMix, err = training.ParseLabelWeights(s.calMix); err != nil {
+		return r, fmt.Errorf("--calibration-mix: %w", err)
 	}
 	if err := r.Check(); err != nil {
 		return r, err

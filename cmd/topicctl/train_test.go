@@ -206,7 +206,7 @@ func TestTrainOwnLabels(t *testing.T) {
 		t.Fatal(err)
 	}
 	model := filepath.Join(t.TempDir(), "own.model")
-	runTool(t, train, "--data", corpus, "--out", model, "--labels", "sport,arts", "--fallback", "arts", "--label-weights=", "--long", "2")
+	runTool(t, train, "--data", corpus, "--out", model, "--labels", "sport,arts", "--fallback", "arts", "--label-weights=", "--calibration-mix=", "--long", "2")
 	data, err := os.ReadFile(model)
 	if err != nil {
 		t.Fatal(err)
