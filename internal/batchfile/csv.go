@@ -23,6 +23,8 @@ type csvReader struct {
 	line    int        // lines read from lr
 	pending *heldLines // lines to read again after a broken record
 	fields  [][]byte
+	scratch []byte // fields with doubled quotes, unescaped
+	join    []byte // the fields a Doc keeps, before they become one string
 	id      int
 	text    int
 	title   int
@@ -102,10 +104,15 @@ func (c *csvReader) next() (Doc, error) {
 			d.Err = fmt.Errorf("record has %d fields; the header has id in column %d and text in column %d", len(fields), c.id+1, c.text+1)
 			return d, nil
 		}
-		d.ID, d.Text = string(fields[c.id]), string(fields[c.text])
+		var title []byte
 		if c.title >= 0 && c.title < len(fields) {
-			d.Title = string(fields[c.title])
+			title = fields[c.title]
 		}
+		// One string for the three fields: one allocation per record instead of three.
+		id, text := fields[c.id], fields[c.text]
+		c.join = append(append(append(c.join[:0], id...), text...), title...)
+		all := string(c.join)
+		d.ID, d.Text, d.Title = all[:len(id)], all[len(id):len(id)+len(text)], all[len(id)+len(text):]
 		switch {
 		case d.ID == "":
 			d.Err = errors.New("empty id")
@@ -243,26 +250,35 @@ func (c *csvReader) record() (recordStart, [][]byte, error) {
 // quotes; a quote anywhere else is an error, as in encoding/csv without LazyQuotes.
 func (c *csvReader) split(b []byte) ([][]byte, error) {
 	fields := c.fields[:0]
+	c.scratch = c.scratch[:0]
 	for i := 0; ; {
 		if i < len(b) && b[i] == '"' {
 			i++
+			// Without doubled quotes the field is a part of b; with them it is copied, into
+			// scratch (a field already cut from scratch keeps its old array when it grows).
+			start, copied := len(c.scratch), false
 			var f []byte
 			for {
 				j := bytes.IndexByte(b[i:], '"')
 				if j < 0 {
 					return nil, fmt.Errorf("invalid CSV: %v", csv.ErrQuote)
 				}
-				f = append(f, b[i:i+j]...)
-				i += j + 1
-				if i < len(b) && b[i] == '"' {
-					f = append(f, '"')
-					i++
+				if i+j+1 < len(b) && b[i+j+1] == '"' {
+					if !copied {
+						start, copied = len(c.scratch), true
+					}
+					c.scratch = append(c.scratch, b[i:i+j+1]...)
+					i += j + 2
 					continue
 				}
+				if copied {
+					c.scratch = append(c.scratch, b[i:i+j]...)
+					f = c.scratch[start:len(c.scratch):len(c.scratch)]
+				} else {
+					f = b[i : i+j : i+j]
+				}
+				i += j + 1
 				break
-			}
-			if f == nil {
-				f = []byte{}
 			}
 			fields = append(fields, f)
 			if i == len(b) {
