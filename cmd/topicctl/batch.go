@@ -135,7 +135,12 @@ func runBatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("open input: %w", err)
 	}
 	defer in.Close()
-	out, err := batchfile.Create(ctx, f.out, batchfile.OutputOptions{Resume: f.resume, Force: f.force, LockWait: f.lockWait}, stdout)
+	waiting := func() {
+		if !f.quiet {
+			fmt.Fprintf(stderr, "topicctl batch: %s is being written by another job; waiting up to %v (--lock-wait)\n", f.out, f.lockWait)
+		}
+	}
+	out, err := batchfile.Create(ctx, f.out, batchfile.OutputOptions{Resume: f.resume, Force: f.force, LockWait: f.lockWait, Waiting: waiting}, stdout)
 	if err != nil {
 		return err
 	}

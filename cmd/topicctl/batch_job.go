@@ -189,15 +189,14 @@ func (j *batchJob) finish(elapsed time.Duration, resent int64, runErr error) err
 		n += j.transient[c]
 		parts = append(parts, fmt.Sprintf("%s %d", code.Code(c), j.transient[c]))
 	}
-	if n > 0 {
-		where := j.flags.out
-		if where == "-" {
-			where = "the output"
-		}
-		return fmt.Errorf("%d documents were not classified because the servers were unavailable, overloaded or too slow (%s): their records in %s say \"retry\"; run the same command with --resume to send them again",
-			n, strings.Join(parts, ", "), where)
+	if n == 0 {
+		return nil
 	}
-	return nil
+	what := fmt.Sprintf("%d documents were not classified because the servers were unavailable, overloaded or too slow (%s)", n, strings.Join(parts, ", "))
+	if j.flags.out == "-" {
+		return fmt.Errorf("%s: their records say \"retry\"; send those documents again (with --out FILE, --resume does it)", what)
+	}
+	return fmt.Errorf("%s: their records in %s say \"retry\"; run the same command with --resume to send them again", what, j.flags.out)
 }
 
 // summary prints what the job did.

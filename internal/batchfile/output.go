@@ -26,6 +26,8 @@ type OutputOptions struct {
 	// LockWait is how long Create waits for another job writing the same file to finish. Zero
 	// refuses at once.
 	LockWait time.Duration
+	// Waiting, if set, is called once when Create starts to wait for another job's lock.
+	Waiting func()
 }
 
 // Output is an open output: standard output or a locked file. Its methods may be called from
@@ -46,7 +48,7 @@ func Create(ctx context.Context, path string, opts OutputOptions, stdout io.Writ
 		}
 		return &Output{w: newWriter(stdout, nil), done: done}, nil
 	}
-	f, err := openLocked(ctx, path, opts.LockWait)
+	f, err := openLocked(ctx, path, opts.LockWait, opts.Waiting)
 	if err != nil {
 		return nil, err
 	}
@@ -67,6 +69,9 @@ func Create(ctx context.Context, path string, opts OutputOptions, stdout io.Writ
 			}
 		}
 		return &Output{w: newWriter(f, f), done: done}, nil
+	}
+	if !st.Mode().IsRegular() {
+		return &Output{w: newWriter(f, f), done: done}, nil // /dev/null: nothing was written
 	}
 	good, err := readDone(f, done)
 	if err != nil {
@@ -243,7 +248,7 @@ func dropRetries(f *os.File, path string, good int64) (*os.File, error) {
 
 // openLocked opens path for reading and writing, creating it, and locks it when it is a
 // regular file, waiting up to wait for another job's lock.
-func openLocked(ctx context.Context, path string, wait time.Duration) (*os.File, error) {
+func openLocked(ctx context.Context, path string, wait time.Duration, waiting func()) (*os.File, error) {
 	deadline := time.Now().Add(wait)
 	for {
 		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
@@ -267,6 +272,10 @@ func openLocked(ctx context.Context, path string, wait time.Duration) (*os.File,
 					msg += fmt.Sprintf(" (waited %v)", wait)
 				}
 				return nil, fmt.Errorf(msg, path)
+			}
+			if waiting != nil {
+				waiting()
+				waiting = nil
 			}
 			select {
 			case <-time.After(min(100*time.Millisecond, time.Until(deadline))):

@@ -146,9 +146,13 @@ func TestOutputLock(t *testing.T) {
 		close(released)
 		first.Close()
 	}()
-	second, err := Create(context.Background(), path, OutputOptions{Resume: true, LockWait: time.Minute}, nil)
+	waited := 0
+	second, err := Create(context.Background(), path, OutputOptions{Resume: true, LockWait: time.Minute, Waiting: func() { waited++ }}, nil)
 	if err != nil {
 		t.Fatalf("Create with LockWait: %v", err)
+	}
+	if waited != 1 {
+		t.Errorf("Create with LockWait called Waiting %d times, want once", waited)
 	}
 	select {
 	case <-released:
