@@ -296,6 +296,15 @@ func (m *Model) assumedMix() []float64 {
 	return mix
 }
 
+// clipKey shortens a label_mix key that is no label before an error quotes it: the message goes
+// back to the caller and to logs, and must not be as large as what the caller sent.
+func clipKey(l string) string {
+	if len(l) <= maxLabelLen {
+		return l
+	}
+	return l[:maxLabelLen] + "..." // %q shows a rune cut in two as escaped bytes
+}
+
 // mixBias appends to dst the calibration's biases moved from the label mix the model assumes to
 // mix: adding ln(new share / assumed share) to a label's score is Bayes' rule for a change of
 // priors, applied to calibrated confidences.
@@ -307,7 +316,7 @@ func (m *Model) mixBias(dst []float64, mix map[string]float64) ([]float64, error
 		p := mix[l]
 		c := slices.Index(m.labels, l)
 		if c < 0 {
-			return nil, fmt.Errorf("%w: label_mix names %q, which is not a label of this model (%s)", ErrInvalidOptions, l, strings.Join(m.labels, ", "))
+			return nil, fmt.Errorf("%w: label_mix names %q, which is not a label of this model (%s)", ErrInvalidOptions, clipKey(l), strings.Join(m.labels, ", "))
 		}
 		if !(p > 0 && p < 1) {
 			return nil, fmt.Errorf("%w: label_mix share %v for %q is outside (0, 1)", ErrInvalidOptions, p, l)

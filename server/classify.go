@@ -5,6 +5,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/grpc/status"
 
@@ -128,10 +129,25 @@ func (s *Server) batchStarted() bool {
 	return t == 0 || now-time.Duration(t) > overlapMemory
 }
 
+// batchID is the id a batch result echoes: the document's, or for an id over the limit (which
+// gets an error) its first maxIDBytes bytes, so that a batch of such documents gets one error
+// each instead of an answer too large to send. Results are in request order, so the full id is
+// not needed to match them. Streams, whose answers come out of order, echo every id whole.
+func batchID(id string) string {
+	if len(id) > maxIDBytes {
+		cut := maxIDBytes
+		for cut > maxIDBytes-utf8.UTFMax && !utf8.RuneStart(id[cut]) {
+			cut-- // not inside a character
+		}
+		id = id[:cut]
+	}
+	return validUTF8(id)
+}
+
 // batchItem classifies one document of a batch into b. A panic becomes this document's INTERNAL
 // error: the batch may run on goroutines the recovery interceptor does not watch.
 func (s *Server) batchItem(ctx context.Context, b *batchBlock, e *modelEntry, d *topicdv1.Document, opts classifier.Options) (res *topicdv1.ClassifyBatchResult) {
-	b.res.DocumentId = validUTF8(d.GetId())
+	b.res.DocumentId = batchID(d.GetId())
 	defer func() {
 		if p := recover(); p != nil {
 			err := s.rejected(s.panicError(ctx, "ClassifyBatch", p, debug.Stack()))

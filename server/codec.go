@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
 
 	topicdv1 "github.com/topicd/topicd/proto/topicd/v1"
 )
@@ -84,6 +85,17 @@ func unmarshalLenient(b []byte, m protoreflect.Message) error {
 		b = b[n+vn:]
 
 		fd := fields.ByNumber(num)
+		if fd != nil && typ == protowire.BytesType && fd.IsMap() && fd.MapKey().Kind() == protoreflect.StringKind && fd.MapValue().Message() == nil {
+			// A map entry (label_mix) whose key may not be UTF-8: decoded as a message of its
+			// own, so the key keeps its bytes and validation names it.
+			v, _ := protowire.ConsumeBytes(value)
+			entry := dynamicpb.NewMessage(fd.Message())
+			if err := unmarshalLenient(v, entry); err != nil {
+				return err
+			}
+			m.Mutable(fd).Map().Set(entry.Get(fd.MapKey()).MapKey(), entry.Get(fd.MapValue()))
+			continue
+		}
 		if fd != nil && typ == protowire.BytesType && !fd.IsMap() {
 			switch {
 			case fd.Kind() == protoreflect.StringKind && fd.Cardinality() != protoreflect.Repeated:

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -15,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 
 	"github.com/topicd/topicd/models"
@@ -163,5 +167,29 @@ func TestNonUTF8ModelName(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `topicd_model_load_error{model="m\\xff"} 1`) {
 		t.Errorf("GET /metrics = %d, want 200 with the model's load error:\n%.2000s", resp.StatusCode, body)
+	}
+}
+
+// 1,000 documents with 16 KiB ids in one ClassifyBatch: one error per document, not one
+// RESOURCE_EXHAUSTED for the call.
+func TestBatchOfLongIDs(t *testing.T) {
+	p := startTopicd(t)
+	conn := dial(t, p.addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16<<20), grpc.MaxCallSendMsgSize(16<<20)))
+	docs := make([]*topicdv1.Document, 1000)
+	for i := range docs {
+		docs[i] = &topicdv1.Document{Id: fmt.Sprintf("%016384d", i), Text: "Hackers leaked the ministry's files"}
+	}
+	resp, err := topicdv1.NewClassifierServiceClient(conn).ClassifyBatch(testCtx(t), &topicdv1.ClassifyBatchRequest{Documents: docs})
+	if err != nil {
+		t.Fatalf("ClassifyBatch(1000 documents with 16 KiB ids) = %v, want one result per document", err)
+	}
+	if len(resp.Results) != len(docs) {
+		t.Fatalf("ClassifyBatch: %d results, want %d", len(resp.Results), len(docs))
+	}
+	for i, r := range resp.Results {
+		if codes.Code(r.GetError().GetCode()) != codes.InvalidArgument {
+			t.Fatalf("result %d = %.200v, want INVALID_ARGUMENT", i, r)
+		}
 	}
 }
