@@ -8,8 +8,11 @@
 //   - vanguard: connectrpc.com/vanguard's REST transcoder around the same grpc.Server
 //     (vanguardgrpc.NewTranscoder, which calls grpc.Server.ServeHTTP in process).
 //
-// Each runs in rounds, the order alternating, and the medians are printed. The server is the
-// one topicd runs (embedded model, same interceptors, call log to io.Discard).
+// Each runs in rounds, the order alternating, and the medians are printed: calls per second, and
+// the process's CPU time per call (getrusage, client and server together: the client's share is
+// the same for every transcoder), which other load on the machine disturbs far less than calls
+// per second. The server is the one topicd runs (embedded model, same interceptors, call log to
+// io.Discard).
 //
 // Usage: go run ./scripts/bench/transcoder [-c 16] [-d 5s] [-rounds 3]
 package main
@@ -25,6 +28,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"syscall"
 	"time"
 
 	"connectrpc.com/vanguard/vanguardgrpc"
@@ -98,6 +102,7 @@ func run() error {
 		h    http.Handler
 		url  string
 		rate []float64
+		cpu  []float64
 		errs uint64
 	}
 	targets := []*target{{name: "gateway", h: front}, {name: "gateway-tcp", h: gwTCP}, {name: "vanguard", h: vg}}
@@ -128,22 +133,35 @@ func run() error {
 			slices.Reverse(order)
 		}
 		for _, t := range order {
-			rate, errs := attack(t.url, reqBody, *conc, *dur)
+			c0 := cpuTime()
+			rate, calls, errs := attack(t.url, reqBody, *conc, *dur)
+			us := float64((cpuTime() - c0).Microseconds()) / float64(max(calls, 1))
 			t.rate = append(t.rate, rate)
+			t.cpu = append(t.cpu, us)
 			t.errs += errs
-			fmt.Fprintf(os.Stderr, "# round %d %-12s %8.0f calls/s, %d errors\n", r+1, t.name, rate, errs)
+			fmt.Fprintf(os.Stderr, "# round %d %-12s %8.0f calls/s, %6.1f us CPU per call, %d errors\n", r+1, t.name, rate, us, errs)
 		}
 	}
-	fmt.Printf("| transcoder | calls/s at %d callers (median of %d runs of %s) | errors |\n|---|---:|---:|\n", *conc, *rounds, *dur)
+	fmt.Printf("| transcoder | calls/s at %d callers | CPU per call (client + server) | errors |\n|---|---:|---:|---:|\n", *conc)
 	for _, t := range targets {
 		slices.Sort(t.rate)
-		fmt.Printf("| %s | %.0f | %d |\n", t.name, t.rate[len(t.rate)/2], t.errs)
+		slices.Sort(t.cpu)
+		fmt.Printf("| %s | %.0f | %.1f µs | %d |\n", t.name, t.rate[len(t.rate)/2], t.cpu[len(t.cpu)/2], t.errs)
 	}
+	fmt.Printf("\nmedians of %d runs of %s each\n", *rounds, *dur)
 	return nil
 }
 
-// attack sends POST url with body from conc callers as fast as they are answered, for d.
-func attack(url string, body []byte, conc uint64, d time.Duration) (float64, uint64) {
+// cpuTime is the CPU time this process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// attack sends POST url with body from conc callers as fast as they are answered, for d. It
+// returns calls per second, calls and calls that failed.
+func attack(url string, body []byte, conc uint64, d time.Duration) (float64, uint64, uint64) {
 	tr := vegeta.NewStaticTargeter(vegeta.Target{
 		Method: http.MethodPost, URL: url, Body: body,
 		Header: http.Header{"Content-Type": []string{"application/json"}},
@@ -154,5 +172,5 @@ func attack(url string, body []byte, conc uint64, d time.Duration) (float64, uin
 		m.Add(res)
 	}
 	m.Close()
-	return m.Throughput, m.Requests - uint64(m.StatusCodes["200"])
+	return m.Throughput, m.Requests, m.Requests - uint64(m.StatusCodes["200"])
 }
