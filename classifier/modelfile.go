@@ -18,8 +18,8 @@ import (
 //	magic     8 bytes "TOPICDNB"
 //	version   uvarint, FormatVersion
 //	header    uvarint length + JSON object: labels, fallback label, documents per label (goml's
-//	          Count), tokenizer settings, scoring settings, calibration, provenance, evaluation,
-//	          licence
+//	          Count), tokenizer settings, scoring settings, calibration, topic calibration (from
+//	          version 3), provenance, evaluation, licence
 //	terms     uvarint count V, then V terms in strictly ascending byte order, each front-coded as
 //	          uvarint shared-prefix length, uvarint suffix length, suffix bytes, followed by one
 //	          uvarint per label: goml's Word.Count for the term
