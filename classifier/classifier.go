@@ -309,6 +309,9 @@ func (m *Model) finish() (*Model, error) {
 	if m.tbl == nil {
 		m.compile()
 	}
+	if err := m.checkCompiled(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidModel, err)
+	}
 	m.invT = new([256]float64)
 	for n := range m.invT {
 		m.invT[n] = 1 / m.cal.TemperatureFor(n)

@@ -342,6 +342,9 @@ func (m *Model) validate() error {
 	if err := m.topics.validate(m.labels, m.fallback); err != nil {
 		return err
 	}
+	if err := m.checkNumbers(); err != nil {
+		return err
+	}
 	v := len(m.offsets) - 1
 	if v > maxTerms {
 		return fmt.Errorf("%d terms, at most %d", v, maxTerms)
@@ -352,6 +355,92 @@ func (m *Model) validate() error {
 	for i := 0; i < v; i++ {
 		if m.offsets[i] >= m.offsets[i+1] {
 			return fmt.Errorf("term %d is empty", i)
+		}
+	}
+	return nil
+}
+
+// Lower bounds of the small positive numbers of a model file. Below them a number is not a
+// setting anyone trains with but an accident or an attack: a temperature of 5e-324 makes 1/T
+// infinite and every confidence NaN.
+const (
+	minTemperature = 1e-6 // and minimum smoothing alpha and label weight
+	minMixShare    = 1e-9
+)
+
+// checkNumbers checks the numbers the other validations leave open: small positive values that
+// would overflow once inverted or logged, and the evaluation report's ranges.
+func (m *Model) checkNumbers() error {
+	if t := m.cal.Temperature; t != 0 && !(t >= minTemperature) {
+		return fmt.Errorf("calibration temperature %v out of range [%g, %g]", t, minTemperature, float64(maxCalibration))
+	}
+	for _, p := range m.cal.Mix {
+		if !(p >= minMixShare) {
+			return fmt.Errorf("calibration mix share %v below %g", p, minMixShare)
+		}
+	}
+	if a := m.scoring.Alpha; a != 0 && !(a >= minTemperature) {
+		return fmt.Errorf("smoothing alpha %v below %g", a, minTemperature)
+	}
+	for l, w := range m.scoring.LabelWeights {
+		if !(w >= minTemperature) {
+			return fmt.Errorf("label weight %v for %q below %g", w, l, minTemperature)
+		}
+	}
+	if e := m.eval; e != nil {
+		unit := func(what string, v float64) error {
+			if !(v >= 0 && v <= 1) {
+				return fmt.Errorf("evaluation %s %v out of range [0, 1]", what, v)
+			}
+			return nil
+		}
+		if e.Documents < 0 {
+			return fmt.Errorf("evaluation of %d documents", e.Documents)
+		}
+		if err := errors.Join(unit("accuracy", e.Accuracy), unit("macro-F1", e.MacroF1), unit("calibration error", e.ExpectedCalibrationError)); err != nil {
+			return err
+		}
+		for _, l := range e.Labels {
+			if err := errors.Join(unit(l.Label+" precision", l.Precision), unit(l.Label+" recall", l.Recall), unit(l.Label+" F1", l.F1)); err != nil {
+				return err
+			}
+			if l.Support < 0 {
+				return fmt.Errorf("evaluation support %d for %q", l.Support, l.Label)
+			}
+		}
+	}
+	return nil
+}
+
+// maxKnownTerms is more known terms than a document within any size limit can hold: the
+// calibrated scale is checked up to it.
+const maxKnownTerms = 1 << 26
+
+// checkCompiled checks what the compiled model computes from the file's numbers: every weight and
+// prior finite, and the scale 1/T positive and finite, also times the largest score a document
+// can reach, at every document length. A model that passes cannot make Classify answer NaN.
+func (m *Model) checkCompiled() error {
+	maxW := 0.0
+	for r := range m.tbl.words {
+		for _, w := range m.tbl.row(r) {
+			f := float64(w)
+			if math.IsNaN(f) || math.IsInf(f, 0) {
+				return fmt.Errorf("term %q: weight %v is not finite", m.tbl.term(r), f)
+			}
+			maxW = max(maxW, math.Abs(f))
+		}
+	}
+	maxP := 0.0
+	for c, p := range m.priors {
+		if math.IsNaN(p) || math.IsInf(p, 0) {
+			return fmt.Errorf("label %q: prior %v is not finite", m.labels[c], p)
+		}
+		maxP = max(maxP, math.Abs(p))
+	}
+	for _, n := range []int{0, 1, 255, 256, 1 << 16, maxKnownTerms} {
+		inv := 1 / m.cal.TemperatureFor(n)
+		if !(inv > 0) || math.IsInf(inv, 0) || math.IsInf((maxP+float64(n)*maxW)*inv, 0) {
+			return fmt.Errorf("calibration scale 1/T = %v for a document of %d known terms is not usable", inv, n)
 		}
 	}
 	return nil

@@ -200,6 +200,9 @@ func TestRegistryLargeFile(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if got := string(models.DefaultModelFile()[:len(modelMagic)]); got != modelMagic {
+		t.Fatalf("model files start with %q, the registry checks for %q", got, modelMagic)
+	}
 	sparse("huge.model", 3<<30, nil)                  // truncate -s 3G
 	sparse("zeros.model", 200<<20, nil)               // under the default limit, not a model
 	sparse("fake.model", 200<<20, []byte(modelMagic)) // starts like one: read, then refused
