@@ -62,11 +62,6 @@ var jsonMarshaler = &runtime.JSONPb{
 	UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 }
 
-// ndjsonMarshaler is the same JSON, labelled as NDJSON for the stream's answers.
-type ndjsonMarshaler struct{ *runtime.JSONPb }
-
-func (ndjsonMarshaler) ContentType(any) string { return ndjsonType }
-
 const ndjsonType = "application/x-ndjson"
 
 // NewHTTPFront builds the HTTP front of s. Unary calls run in process through the server's
@@ -100,8 +95,8 @@ func (s *Server) NewHTTPFront(opts HTTPOptions) (*HTTPFront, error) {
 	local := newLocalClient(s, topicdv1.NewClassifierServiceClient(conn))
 
 	gw := runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, jsonMarshaler),
-		runtime.WithMarshalerOption(ndjsonType, ndjsonMarshaler{jsonMarshaler}),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, apiMarshaler{JSONPb: jsonMarshaler}),
+		runtime.WithMarshalerOption(ndjsonType, apiMarshaler{JSONPb: jsonMarshaler, contentType: ndjsonType}),
 		runtime.WithErrorHandler(f.errorHandler),
 		runtime.WithRoutingErrorHandler(f.routingErrorHandler),
 		runtime.WithStreamErrorHandler(streamErrorHandler),

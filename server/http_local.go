@@ -92,10 +92,15 @@ func (l *localClient) ClassifyBatch(ctx context.Context, in *topicdv1.ClassifyBa
 }
 
 func (l *localClient) ClassifyStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[topicdv1.ClassifyStreamRequest, topicdv1.ClassifyStreamResponse], error) {
-	if st := stateOf(ctx); st != nil {
+	st := stateOf(ctx)
+	if st != nil {
 		st.called = true
 	}
-	return l.stream.ClassifyStream(ctx, opts...)
+	stream, err := l.stream.ClassifyStream(ctx, opts...)
+	if err != nil || st == nil {
+		return stream, err
+	}
+	return checkedStream{BidiStreamingClient: stream, st: st}, nil
 }
 
 func (l *localClient) ListModels(ctx context.Context, in *topicdv1.ListModelsRequest, _ ...grpc.CallOption) (*topicdv1.ListModelsResponse, error) {

@@ -391,3 +391,27 @@ func TestHTTPClassifyHTML(t *testing.T) {
 		t.Errorf("POST /v1/classify with HTML without text = %d %s, want 400", code, body)
 	}
 }
+
+// A line of the NDJSON stream over the limit ends the stream with an error line; it is never
+// held whole.
+func TestHTTPStreamLineLimit(t *testing.T) {
+	e := newHTTPEnv(t, Options{}, HTTPOptions{MaxBodyBytes: 4096})
+	body := `{"document": {"id": "ok", "text": "Hackers stole files"}}` + "\n" + `{"document": {"text": "` + strings.Repeat("a", 10000) + `"}}` + "\n"
+	code, out := e.do(t, "POST", "/v1/classify:stream", ndjsonType, body)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 200 || len(lines) != 2 || !strings.Contains(lines[0], `"documentId":"ok"`) && !strings.Contains(lines[0], `"documentId": "ok"`) || !strings.Contains(lines[1], "limit of 4096 bytes") {
+		t.Errorf("stream with a line over the limit = %d\n%s\nwant the first document's answer, then an error naming the limit", code, out)
+	}
+}
+
+// A line of the NDJSON stream that is not a request ends the stream with an error line that
+// names it; the documents after it are not dropped without a word.
+func TestHTTPStreamBadLine(t *testing.T) {
+	e := newHTTPEnv(t, Options{}, HTTPOptions{})
+	body := `{"document": {"id": "1", "text": "Hackers stole files"}}` + "\n" + `{"document": {"id": "2", "txt": "x"}}` + "\n" + `{"document": {"id": "3", "text": "Treaty signed"}}` + "\n"
+	code, out := e.do(t, "POST", "/v1/classify:stream", ndjsonType, body)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 200 || len(lines) != 2 || !strings.Contains(lines[1], "document 2 of the NDJSON body cannot be read") || !strings.Contains(lines[1], `unknown field \"txt\"`) {
+		t.Errorf("stream with a bad second line = %d\n%s\nwant the first answer, then an error naming document 2", code, out)
+	}
+}
