@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/grpc/health"
@@ -306,6 +307,17 @@ func TestHTTPOpenAPI(t *testing.T) {
 	}
 	if !strings.HasPrefix(doc.OpenAPI, "3.") {
 		t.Errorf("openapi = %q, want 3.x", doc.OpenAPI)
+	}
+	// An OpenAPI tool loads it and finds it valid.
+	loaded, err := openapi3.NewLoader().LoadFromData([]byte(body))
+	if err != nil {
+		t.Fatalf("kin-openapi cannot load /openapi.json: %v", err)
+	}
+	if err := loaded.Validate(context.Background()); err != nil {
+		t.Errorf("kin-openapi finds /openapi.json invalid: %v", err)
+	}
+	if props := loaded.Components.Schemas["topicd.v1.Document"].Value.Properties; props["contentType"] == nil || props["text"] == nil {
+		t.Errorf("/openapi.json Document properties = %v, want the JSON names text and contentType", props)
 	}
 	for path, method := range map[string]string{
 		"/v1/classify": "post", "/v1/classify:batch": "post", "/v1/classify:stream": "post",
