@@ -33,6 +33,15 @@
 // keeps serving. The call log writes one slog line per call (msg "call": method, code,
 // duration_us, peer, model, error), never the document text.
 //
+// # HTTP
+//
+// [Server.NewHTTPFront] serves the same services as HTTP/JSON (grpc-gateway over the proto's
+// google.api.http routes; unary calls in process through the interceptor chain, ClassifyStream
+// as NDJSON through an inner grpc.Server on an in-memory listener), with errors as
+// google.rpc.Status JSON and the usual HTTP statuses (http_errors.go), /healthz and /readyz,
+// /openapi.json, and the page at / (web/). HTML documents (content_type HTML) are read by
+// internal/article before any classification, whichever way they come (html.go).
+//
 // # Streams
 //
 // ClassifyStream classifies on a few goroutines per stream and bounds what it holds: see

@@ -100,7 +100,7 @@ func apiClassify(t *testing.T, addr, text string) (label string, terms map[strin
 // text shows the error; the keyboard and an HTML file work; nothing overflows at phone width.
 func TestPageInBrowser(t *testing.T) {
 	ctx := browser(t)
-	p := startTopicd(t)
+	p := startTopicd(t, "--max-document-bytes", "4000")
 	addr := httpAddr(t, p)
 	wantLabel, wantTerms, wantTopics := apiClassify(t, addr, sampleArticle)
 
@@ -169,6 +169,19 @@ func TestPageInBrowser(t *testing.T) {
 	focused, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.id`))
 	if err != nil || focused != "text" {
 		t.Errorf("focus after the empty-text error = %q (%v), want the text box", focused, err)
+	}
+
+	// A text over the server's limit shows the server's message, with the limit.
+	err = chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("text"), strings.Repeat("Hackers stole the files. ", 200)),
+		chromedp.Click(chromedp.ID("classify")),
+	)
+	if err == nil {
+		err = poll(ctx, `document.getElementById('error').textContent.includes('limit of 4000 bytes')`)
+	}
+	if err != nil {
+		msg, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("error")))
+		t.Errorf("a text over the limit: %v; error shown: %q", err, msg)
 	}
 
 	// With the keyboard: Ctrl+Enter in the text box classifies.

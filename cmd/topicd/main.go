@@ -7,6 +7,14 @@
 //	go run ./cmd/topicd
 //	grpcurl -plaintext localhost:50051 list
 //
+// # HTTP
+//
+// The same services are served as HTTP/JSON on --http-listen (default :8080; empty turns it
+// off): POST /v1/classify, POST /v1/classify:batch, POST /v1/classify:stream (NDJSON),
+// GET /v1/models and GET /v1/models/{name}, with /openapi.json, /healthz, /readyz (ready while
+// gRPC health is SERVING) and a page at / to try the classifier in a browser. The TLS flags apply
+// to both ports.
+//
 // # Configuration
 //
 // Every setting is a flag and an environment variable (--max-document-bytes and
@@ -29,15 +37,15 @@
 // # Logs
 //
 // slog, JSON (default) or text, on stderr. Once it listens, topicd logs one line with
-// msg "serving" and the bound address in "addr" (and "metrics_addr" when metrics are on), so a
-// caller that asked for port 0 can read the port:
+// msg "serving" and the bound address in "addr" ("http_addr" for HTTP, "metrics_addr" when
+// metrics are on), so a caller that asked for port 0 can read the port:
 //
-//	{"time":"...","level":"INFO","msg":"serving","addr":"127.0.0.1:50051","metrics_addr":"",
+//	{"time":"...","level":"INFO","msg":"serving","addr":"127.0.0.1:50051","metrics_addr":"","http_addr":"[::]:8080",
 //	 "tls":false,"mtls":false,"default_model":"news-topics","models":["news-topics"],
 //	 "bench_floor":false,"ready_ms":13}
 //
 // Then one line per call: msg "call" with method, code, duration_us, peer, model and the error
-// sent to the client; never the document text.
+// sent to the client; never the document text. An HTTP request adds a line with msg "http".
 //
 // # Metrics
 //
