@@ -140,8 +140,7 @@ type BatchStats struct {
 // errors apart). Documents whose call or stream failed (a replica died, a deadline passed) are
 // re-sent with backoff; round_robin sends them to the other replicas. A document that cannot be
 // sent (an id, title or text that is not UTF-8, over BatchConfig.MaxDocumentBytes or
-// MaxHTMLBytes) gets
-// INVALID_ARGUMENT at once, without a call. Document ids need not be unique.
+// MaxHTMLBytes) gets INVALID_ARGUMENT at once, without a call. Document ids need not be unique.
 //
 // emit is called from one goroutine at a time; an error from it stops the job and is returned.
 // RunBatch also stops, returning the error, when the server refuses the job as a whole (for
