@@ -11,11 +11,14 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"golang.org/x/net/html/charset"
+
 	topicdv1 "github.com/topicd/topicd/proto/topicd/v1"
 )
 
 // dirReader reads every .txt file (plain text) and .html or .htm file (HTML) of a folder, in
-// name order; the id is the file name. Subfolders and other files are ignored.
+// name order; the id is the file name. Subfolders and other files are ignored. Text must be
+// UTF-8; a page in another encoding is decoded by its declared charset, as browsers do.
 type dirReader struct {
 	dir   string
 	names []string
@@ -65,6 +68,9 @@ func (d *dirReader) next() (Doc, error) {
 		return doc, nil
 	}
 	b, err := readFile(filepath.Join(d.dir, name))
+	if err == nil && !utf8.Valid(b) && doc.ContentType == topicdv1.ContentType_CONTENT_TYPE_HTML {
+		b = htmlToUTF8(b)
+	}
 	switch {
 	case err != nil:
 		doc.Err = err
@@ -74,6 +80,20 @@ func (d *dirReader) next() (Doc, error) {
 		doc.Text = string(b)
 	}
 	return doc, nil
+}
+
+// htmlToUTF8 decodes a page that is not UTF-8 as a browser would: by its byte-order mark or
+// <meta charset>, else as windows-1252. It returns b unchanged when that fails.
+func htmlToUTF8(b []byte) []byte {
+	enc, name, _ := charset.DetermineEncoding(b, "text/html")
+	if name == "utf-8" {
+		return b
+	}
+	out, err := enc.NewDecoder().Bytes(b)
+	if err != nil {
+		return b
+	}
+	return out
 }
 
 // readFile reads at most MaxRecordBytes of a file, without a leading byte-order mark.

@@ -228,3 +228,41 @@ func TestContentType(t *testing.T) {
 		t.Errorf("Count() = %d, want 3", in.Count())
 	}
 }
+
+// TestHTMLCharset: a page that is not UTF-8 is decoded by its declared charset (or as
+// windows-1252, as browsers do), where a .txt file in the same bytes is refused.
+func TestHTMLCharset(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"declared.html":   "<html><head><meta charset=\"iso-8859-1\"></head><body><p>Les n\xe9gociations</p></body></html>",
+		"undeclared.html": "<p>Caf\xe9 \x93quoted\x94</p>",
+		"utf8.html":       "<p>Caf\u00e9</p>",
+		"latin1.txt":      "Caf\xe9",
+	}
+	for name, text := range files {
+		os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644)
+	}
+	in := mustOpen(t, dir)
+	got := map[string]string{}
+	for {
+		d, err := in.Next()
+		if err != nil {
+			break
+		}
+		got[d.ID] = d.Text
+		if d.Err != nil {
+			got[d.ID] = "ERR " + d.Err.Error()
+		}
+	}
+	want := map[string]string{
+		"declared.html":   "<html><head><meta charset=\"iso-8859-1\"></head><body><p>Les négociations</p></body></html>",
+		"undeclared.html": "<p>Café \u201cquoted\u201d</p>",
+		"utf8.html":       "<p>Café</p>",
+		"latin1.txt":      "ERR the file is not valid UTF-8 (byte 0xe9 at offset 3): save the input as UTF-8",
+	}
+	for name, w := range want {
+		if got[name] != w {
+			t.Errorf("%s read as %q, want %q", name, got[name], w)
+		}
+	}
+}
