@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	topicdv1 "github.com/topicd/topicd/proto/topicd/v1"
@@ -77,6 +78,15 @@ func Create(ctx context.Context, path string, opts OutputOptions, stdout io.Writ
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("resume from %s: %w", path, err)
+	}
+	// A copy left by a run killed while it dropped retry records: only a job holding the lock
+	// writes one, so it is stale.
+	if entries, err := os.ReadDir(filepath.Dir(path)); err == nil {
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), filepath.Base(path)+".resume-") {
+				os.Remove(filepath.Join(filepath.Dir(path), e.Name()))
+			}
+		}
 	}
 	if done.Retries > 0 {
 		if f, err = dropRetries(f, path, good); err != nil {

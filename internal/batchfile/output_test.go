@@ -179,6 +179,7 @@ func TestResumeRetries(t *testing.T) {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	os.WriteFile(path+".resume-123", []byte("left by a killed run"), 0o644)
 	out, err := Create(context.Background(), path, OutputOptions{Resume: true}, nil)
 	if err != nil {
 		t.Fatal(err)
