@@ -83,7 +83,7 @@ func Create(ctx context.Context, path string, opts OutputOptions, stdout io.Writ
 	// writes one, so it is stale.
 	if entries, err := os.ReadDir(filepath.Dir(path)); err == nil {
 		for _, e := range entries {
-			if strings.HasPrefix(e.Name(), filepath.Base(path)+".resume-") {
+			if rest, ok := strings.CutPrefix(e.Name(), filepath.Base(path)+".resume-"); ok && rest != "" && strings.Trim(rest, "0123456789") == "" {
 				os.Remove(filepath.Join(filepath.Dir(path), e.Name()))
 			}
 		}
