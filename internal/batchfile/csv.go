@@ -28,7 +28,6 @@ type csvReader struct {
 	id      int
 	text    int
 	title   int
-	ncols   int
 }
 
 // physLine is one line of the file; b lives in the reader's buffer or in pending until the
@@ -57,9 +56,6 @@ func newCSVReader(rc io.ReadCloser) (*csvReader, error) {
 	}
 	header := make([]string, len(fields))
 	for i, h := range fields {
-		if i == 0 {
-			h = bytes.TrimPrefix(h, bom)
-		}
 		header[i] = string(h)
 		switch strings.ToLower(strings.TrimSpace(header[i])) {
 		case "id":
@@ -74,7 +70,6 @@ func newCSVReader(rc io.ReadCloser) (*csvReader, error) {
 		rc.Close()
 		return nil, fmt.Errorf("CSV header %q: needs an id and a text column", header)
 	}
-	c.ncols = max(c.id, c.text, c.title) + 1
 	return c, nil
 }
 
@@ -185,6 +180,9 @@ func (c *csvReader) record() (recordStart, [][]byte, error) {
 	}
 	if first.tooLong {
 		return recordStart{n: first.n, err: fmt.Errorf("line is over %s", limitText())}, nil, nil
+	}
+	if first.n == 1 {
+		first.b = bytes.TrimPrefix(first.b, bom) // before a quote it would make the field unquoted
 	}
 	b := bytes.TrimSuffix(first.b, []byte{'\r'})
 	if len(b) == 0 {

@@ -166,9 +166,11 @@ func TestIDsDistinct(t *testing.T) {
 	checkRecords(t, "surrogate pair", got, []string{"1|😀||emoji id"})
 }
 
-func TestJSONLByteOrderMark(t *testing.T) {
+func TestByteOrderMark(t *testing.T) {
 	got := readString(t, "bom.jsonl", "\uFEFF{\"id\":\"a\",\"text\":\"first\"}\n{\"id\":\"b\",\"text\":\"second\"}\n")
 	checkRecords(t, "JSONL with a BOM", got, []string{"1|a||first", "2|b||second"})
+	got = readString(t, "bom.csv", "\uFEFF\"id\",\"text\"\n\"a\",\"first\"\n")
+	checkRecords(t, "CSV with a BOM before a quoted header", got, []string{"2|a||first"})
 }
 
 func TestContentType(t *testing.T) {
