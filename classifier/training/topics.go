@@ -18,8 +18,8 @@ import (
 // The corpus rows are short (one paragraph) and few are about two topics, while the documents the
 // topics matter for are articles of many paragraphs. So the regression is fitted on both: the
 // held-out rows with their own topics, and articles assembled from held-out rows (MixedDocuments):
-// a few paragraphs on each of one to three topics, paragraphs of `other` news around them, and
-// sometimes one sentence on a further topic, which does not make the article about it.
+// a few paragraphs on each of none to three topics, paragraphs of `other` news around them, and
+// often a sentence or two on further topics, which do not make the article about them.
 
 // TopicSample is one held-out document as topic fitting sees it.
 type TopicSample struct {
@@ -59,9 +59,10 @@ func ExampleTopics(ex Example, fallback string) []string {
 
 // MixedDocuments assembles n articles from examples, deterministically for a given seed. Each
 // picks every topic with probability 0.4 and takes 2 to 9 rows of it (rows whose only topic it
-// is), 0 to 7 rows of the fallback label (3 more when it has no topic) and, half the time, the
-// first sentence of a row of a topic it is not about; the rows are shuffled and joined as
-// paragraphs. Its Topics are the topics it took rows of.
+// is), 0 to 7 rows of the fallback label (3 more when it has no topic) and passing mentions: for
+// each topic it is not about, with probability 0.8 and at most two such topics, the first two
+// sentences of a row of that topic, which do not make the article about it. The rows are
+// shuffled and joined as paragraphs. Its Topics are the topics it took rows of.
 func MixedDocuments(examples []Example, labels []string, fallback string, n int, seed uint64) []Example {
 	pure := map[string][]Example{}
 	for _, ex := range examples {
@@ -82,6 +83,11 @@ func MixedDocuments(examples []Example, labels []string, fallback string, n int,
 	if len(pure[fallback]) == 0 || len(topics) == 0 {
 		return nil
 	}
+	const (
+		mentionChance    = 0.8
+		maxMentions      = 2
+		mentionSentences = 2
+	)
 	rng := rand.New(rand.NewPCG(seed, 0x70706963))
 	out := make([]Example, 0, n)
 	var parts []string
@@ -105,14 +111,14 @@ func MixedDocuments(examples []Example, labels []string, fallback string, n int,
 		for range others {
 			parts = append(parts, pure[fallback][rng.IntN(len(pure[fallback]))].Text)
 		}
-		if rng.Float64() < 0.5 && len(parts) >= 5 {
-			if t := topics[rng.IntN(len(topics))]; !slices.Contains(set, t) {
-				r := pure[t][rng.IntN(len(pure[t]))].Text
-				if i := strings.Index(r, ". "); i > 0 {
-					r = r[:i+1]
-				}
-				parts = append(parts, r)
+		mentions := 0
+		for _, t := range topics {
+			if slices.Contains(set, t) || mentions == maxMentions || rng.Float64() >= mentionChance {
+				continue
 			}
+			sentences := strings.SplitAfter(pure[t][rng.IntN(len(pure[t]))].Text, ". ")
+			parts = append(parts, strings.TrimSpace(strings.Join(sentences[:min(mentionSentences, len(sentences))], "")))
+			mentions++
 		}
 		rng.Shuffle(len(parts), func(i, j int) { parts[i], parts[j] = parts[j], parts[i] })
 		if set == nil {

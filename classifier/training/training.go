@@ -123,7 +123,7 @@ func Shipped() Recipe {
 		Long:             40,
 		LongShare:        0.5,
 		CalibrationMix:   map[string]float64{"cybersecurity": 0.05},
-		TopicFeatures:    "share+wins",
+		TopicFeatures:    "share+wins+peak",
 		TopicWindow:      40,
 		TopicMixed:       400,
 		TopicMixedShare:  0.5,
