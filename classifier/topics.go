@@ -38,12 +38,23 @@ const (
 	FeaturePeak
 	// FeatureLength is ln(1 + known terms).
 	FeatureLength
+	// FeaturePair is the logit of the passages' mean confidence for the topic against the
+	// fallback label alone, c_t / (c_t + c_fallback), each passage weighted by its known terms:
+	// unlike the others it does not drop when a second topic holds the same passage, as a hack
+	// of a refugee database is both.
+	FeaturePair
+	// FeaturePairPeak is the logit of the highest such pair confidence any one passage gives.
+	FeaturePairPeak
 	// NumTopicFeatures is the number of features.
 	NumTopicFeatures
 )
 
 // topicFeatureNames are the features' names, for reports.
-var topicFeatureNames = [NumTopicFeatures]string{"confidence", "share", "wins", "peak", "length"}
+var topicFeatureNames = [NumTopicFeatures]string{"confidence", "share", "wins", "peak", "length", "pair", "pairpeak"}
+
+// minTopicWeights is the fewest weights a TopicFit may hold: the intercept and the first five
+// features, as model files before the pair features hold; the missing weights are 0.
+const minTopicWeights = 1 + int(FeatureLength) + 1
 
 // String returns the feature's name.
 func (f TopicFeature) String() string {
@@ -115,8 +126,8 @@ func (c TopicCalibration) validate(labels []string, fallback int) error {
 		if t.Topic != label {
 			return fmt.Errorf("topic calibration lists %q where label %q belongs", t.Topic, label)
 		}
-		if len(t.Weights) != 1+int(NumTopicFeatures) {
-			return fmt.Errorf("topic %q has %d weights, want %d", t.Topic, len(t.Weights), 1+int(NumTopicFeatures))
+		if len(t.Weights) < minTopicWeights || len(t.Weights) > 1+int(NumTopicFeatures) {
+			return fmt.Errorf("topic %q has %d weights, want %d to %d", t.Topic, len(t.Weights), minTopicWeights, 1+int(NumTopicFeatures))
 		}
 		for _, w := range t.Weights {
 			if !(math.Abs(w) <= maxCalibration) {
@@ -193,6 +204,8 @@ type passages struct {
 	share  [stackLabels]float64 // sum over passages of known terms x confidence
 	wins   [stackLabels]float64 // known terms of the passages each label wins
 	peak   [stackLabels]float64
+	pair   [stackLabels]float64 // sum over passages of known terms x confidence against the fallback
+	pairPk [stackLabels]float64
 	weight float64 // known terms in closed passages
 }
 
@@ -220,9 +233,16 @@ func (m *Model) closePassage(p *passages, sums []float64, known int) {
 	softmax(z[:k], z[:k], m.invTemperature(n), m.cal.Bias)
 	best := 0
 	w := float64(n)
+	fb := z[m.fallback]
 	for c := range k {
 		p.share[c] += w * z[c]
 		p.peak[c] = max(p.peak[c], z[c])
+		pair := 0.5
+		if d := z[c] + fb; d > 0 {
+			pair = z[c] / d
+		}
+		p.pair[c] += w * pair
+		p.pairPk[c] = max(p.pairPk[c], pair)
 		if z[c] > z[best] {
 			best = c
 		}
@@ -240,10 +260,16 @@ func logit(p float64) float64 {
 
 // topicFeatures fills x with topic label c's features: conf holds the document's confidences
 // under the model's calibration, p its passages (nil when none were scored).
-func topicFeatures(x *[NumTopicFeatures]float64, c int, conf []float64, p *passages, known int) {
+func topicFeatures(x *[NumTopicFeatures]float64, c, fallback int, conf []float64, p *passages, known int) {
 	share, wins, peak := conf[c], 0.0, conf[c]
+	pair := 0.5
+	if d := conf[c] + conf[fallback]; d > 0 {
+		pair = conf[c] / d
+	}
+	pairPeak := pair
 	if p != nil && p.weight > 0 {
 		share, wins, peak = p.share[c]/p.weight, p.wins[c]/p.weight, p.peak[c]
+		pair, pairPeak = p.pair[c]/p.weight, p.pairPk[c]
 	} else {
 		best := 0
 		for l := range conf {
@@ -260,6 +286,8 @@ func topicFeatures(x *[NumTopicFeatures]float64, c int, conf []float64, p *passa
 	x[FeatureWins] = logit(0.01 + 0.98*wins)
 	x[FeaturePeak] = logit(peak)
 	x[FeatureLength] = math.Log1p(float64(known))
+	x[FeaturePair] = logit(pair)
+	x[FeaturePairPeak] = logit(pairPeak)
 }
 
 // TopicFeatures returns, for each topic label in model order, the features its logistic
@@ -281,7 +309,7 @@ func (m *Model) TopicFeatures(title, text string, window int) [][NumTopicFeature
 			continue
 		}
 		var x [NumTopicFeatures]float64
-		topicFeatures(&x, c, conf, p, st.KnownTokens)
+		topicFeatures(&x, c, m.fallback, conf, p, st.KnownTokens)
 		out = append(out, x)
 	}
 	return out
@@ -291,8 +319,8 @@ func (m *Model) TopicFeatures(title, text string, window int) [][NumTopicFeature
 func (m *Model) topicProbability(j int, x *[NumTopicFeatures]float64) float64 {
 	w := m.topics.Topics[j].Weights
 	z := w[0]
-	for i, v := range x {
-		z += w[1+i] * v
+	for i, v := range w[1:] {
+		z += v * x[i]
 	}
 	return 1 / (1 + math.Exp(-z))
 }
@@ -308,7 +336,7 @@ func (m *Model) scoreTopics(dst []TopicScore, conf []float64, p *passages, known
 		ts := TopicScore{Topic: l, Probability: conf[c], Threshold: defaultTopicThreshold}
 		if len(m.topics.Topics) > 0 {
 			var x [NumTopicFeatures]float64
-			topicFeatures(&x, c, conf, p, known)
+			topicFeatures(&x, c, m.fallback, conf, p, known)
 			ts.Probability = m.topicProbability(j, &x)
 			ts.Threshold = m.topics.Topics[j].Threshold
 		}

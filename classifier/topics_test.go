@@ -14,7 +14,7 @@ import (
 func testTopicCalibration(m *Model, window int) TopicCalibration {
 	c := TopicCalibration{Window: window}
 	for i, t := range m.Topics() {
-		w := []float64{-1, 0.5, 1, 0.7, 0.3, 0.05}
+		w := []float64{-1, 0.5, 1, 0.7, 0.3, 0.05, 0.4, 0.2}
 		w[0] -= 0.1 * float64(i)
 		c.Topics = append(c.Topics, TopicFit{Topic: t, Weights: w, Threshold: 0.4 + 0.1*float64(i)})
 	}
@@ -126,7 +126,7 @@ func referenceTopicFeatures(m *Model, title, text string, window int) [][NumTopi
 			continue
 		}
 		var x [NumTopicFeatures]float64
-		topicFeatures(&x, c, conf, &p, st.KnownTokens)
+		topicFeatures(&x, c, m.fallback, conf, &p, st.KnownTokens)
 		out = append(out, x)
 	}
 	return out
@@ -213,9 +213,19 @@ func TestTopicCalibrationFile(t *testing.T) {
 		func(c *TopicCalibration) { c.Topics = c.Topics[:1] },
 		func(c *TopicCalibration) { c.Topics[0].Topic = "c" },
 		func(c *TopicCalibration) { c.Topics[1].Weights = c.Topics[1].Weights[:2] },
+		func(c *TopicCalibration) { c.Topics[1].Weights = append(c.Topics[1].Weights, 1) },
 		func(c *TopicCalibration) { c.Topics[0].Weights[3] = math.NaN() },
 		func(c *TopicCalibration) { c.Topics[0].Threshold = 1 },
 		func(c *TopicCalibration) { c.Topics = nil },
+	}
+	// Weights for the first five features only, as written before the pair features: the
+	// missing weights are 0.
+	short := testTopicCalibration(m, 9)
+	for i := range short.Topics {
+		short.Topics[i].Weights = short.Topics[i].Weights[:6]
+	}
+	if _, err := m.WithTopicCalibration(short); err != nil {
+		t.Errorf("a calibration of five feature weights: %v", err)
 	}
 	for i, f := range bad {
 		c := testTopicCalibration(m, 9)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -86,6 +87,47 @@ type Corpus struct {
 	// TrainedAt is the model's date. LoadCorpus sets the newest row date, not the clock, so
 	// training is byte-reproducible.
 	TrainedAt time.Time
+	// TopicArticles, when set, are full-length articles labelled with every topic they are
+	// about (LoadTopicArticles): Recipe.Build rescales the topic probabilities to them (see
+	// Recipe.Fit). TopicArticlesName names them in the model's provenance.
+	TopicArticles     []Example
+	TopicArticlesName string
+}
+
+// DefaultTopicArticles are the hand-written articles, relative to the repository's root, that
+// the shipped model's topic probabilities are rescaled to: the development halves of the
+// multi-topic and border sets (docs/accuracy.md). Their test halves are never read in training.
+var DefaultTopicArticles = []string{
+	"scripts/experiments/probe/multitopic-dev.jsonl",
+	"scripts/experiments/probe/border-dev.jsonl",
+}
+
+// LoadTopicArticles reads the article files at paths (JSONL in the corpus format, each row with
+// a topics list) and names them for the provenance: base names and the SHA-256 of their bytes in
+// order.
+func LoadTopicArticles(paths []string) ([]Example, string, error) {
+	var all []Example
+	var names []string
+	h := sha256.New()
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, "", err
+		}
+		h.Write(data)
+		exs, err := ReadCorpus(bytes.NewReader(data))
+		if err != nil {
+			return nil, "", fmt.Errorf("%s: %w", p, err)
+		}
+		for _, ex := range exs {
+			if ex.Topics == nil {
+				return nil, "", fmt.Errorf("%s: row %q has no topics list; topic articles must say every topic they are about", p, ex.ID)
+			}
+		}
+		all = append(all, exs...)
+		names = append(names, filepath.Base(p))
+	}
+	return all, fmt.Sprintf("%s (sha256 %s)", strings.Join(names, ","), hex.EncodeToString(h.Sum(nil))[:16]), nil
 }
 
 // NewsTopicsLicense is the credit the news-topics corpus requires of derived works.

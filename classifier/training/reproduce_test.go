@@ -37,6 +37,13 @@ func TestShippedModelReproduces(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var articles []string
+	for _, p := range DefaultTopicArticles {
+		articles = append(articles, "../../"+p)
+	}
+	if c.TopicArticles, c.TopicArticlesName, err = LoadTopicArticles(articles); err != nil {
+		t.Fatal(err)
+	}
 	m, _, err := Shipped().Build(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)

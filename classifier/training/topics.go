@@ -163,7 +163,7 @@ type TopicFit struct {
 }
 
 // ParseTopicFeatures reads a "+"-separated list of feature names (confidence, share, wins, peak,
-// length); "none" is the empty list.
+// length, pair, pairpeak); "none" is the empty list.
 func ParseTopicFeatures(s string) ([]classifier.TopicFeature, error) {
 	if s == "none" {
 		return nil, nil
@@ -177,7 +177,7 @@ func ParseTopicFeatures(s string) ([]classifier.TopicFeature, error) {
 			}
 		}
 		if f == classifier.NumTopicFeatures {
-			return nil, fmt.Errorf("topic feature %q: want confidence, share, wins, peak or length, joined by +", name)
+			return nil, fmt.Errorf("topic feature %q: want confidence, share, wins, peak, length, pair or pairpeak, joined by +", name)
 		}
 		if slices.Contains(out, f) {
 			return nil, fmt.Errorf("topic feature %q named twice", name)

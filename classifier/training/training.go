@@ -94,6 +94,9 @@ type Recipe struct {
 	// TopicMixedShare is the share of the topic calibration's loss the assembled articles carry,
 	// in [0, 1); the held-out rows carry the rest.
 	TopicMixedShare float64
+	// topicArticles and topicArticlesName come from Corpus.TopicArticles in Build.
+	topicArticles     []Example
+	topicArticlesName string
 	// Validation is the held-out measurement stored in the model: newest=F (the newest share F
 	// of each label by date), date=YYYY-MM-DD, kfold=K or none (see Recipe.Validate).
 	Validation string
@@ -123,7 +126,7 @@ func Shipped() Recipe {
 		Long:             40,
 		LongShare:        0.5,
 		CalibrationMix:   map[string]float64{"cybersecurity": 0.05},
-		TopicFeatures:    "share+wins+peak",
+		TopicFeatures:    "share+wins+peak+pair+pairpeak",
 		TopicWindow:      40,
 		TopicMixed:       400,
 		TopicMixedShare:  0.5,
@@ -242,7 +245,7 @@ func (r Recipe) Settings() map[string]string {
 	if r.DropTextLabels {
 		textLabels = "drop"
 	}
-	return map[string]string{
+	s := map[string]string{
 		"scoring.variant":        r.Scoring.Variant.String(),
 		"scoring.alpha":          strconv.FormatFloat(r.Scoring.Alpha, 'g', -1, 64),
 		"scoring.priors":         r.Scoring.Priors.String(),
@@ -260,6 +263,10 @@ func (r Recipe) Settings() map[string]string {
 		"topics.mixed_share":     strconv.FormatFloat(r.TopicMixedShare, 'g', -1, 64),
 		"validation":             r.Validation,
 	}
+	if r.topicArticlesName != "" {
+		s["topics.articles"] = r.topicArticlesName
+	}
+	return s
 }
 
 // config is the Config Train counts with, without provenance.
@@ -335,7 +342,61 @@ func (r Recipe) Fit(exs []Example, cfg Config) (*classifier.Model, error) {
 		return nil, err
 	}
 	cfg.Topics = topics
-	return Train(exs, cfg)
+	m, err := Train(exs, cfg)
+	if err != nil || len(r.topicArticles) == 0 || len(topics.Topics) == 0 {
+		return m, err
+	}
+	if topics, err = RescaleTopics(m, r.topicArticles); err != nil {
+		return nil, fmt.Errorf("topic articles: %w", err)
+	}
+	return m.WithTopicCalibration(topics)
+}
+
+// RescaleTopics fits, for each topic of m, a scale and a shift of its regression's log-odds
+// (Platt scaling) to articles labelled with every topic they are about, and returns m's topic
+// calibration with them folded into the weights. The regressions are fitted on corpus rows and
+// articles assembled from them, whose topics are harder to tell apart than those of real
+// articles, so their probabilities come out too timid on real ones; the rescaling fixes the
+// probabilities. It keeps every decision: each threshold moves with its probabilities, so a
+// document's present topics stay the same. A topic whose articles are all about it, or none,
+// keeps its fit.
+func RescaleTopics(m *classifier.Model, articles []Example) (classifier.TopicCalibration, error) {
+	c := m.TopicCalibration()
+	samples := TopicSamples(m, articles, 0)
+	for j := range c.Topics {
+		w := c.Topics[j].Weights
+		x := make([][]float64, len(samples))
+		y := make([]bool, len(samples))
+		ones := make([]float64, len(samples))
+		var pos int
+		for i, s := range samples {
+			z := w[0]
+			for f, v := range s.Features[j] {
+				z += w[1+f] * v
+			}
+			x[i], y[i], ones[i] = []float64{z}, s.Present[j], 1
+			if y[i] {
+				pos++
+			}
+		}
+		if pos == 0 || pos == len(samples) {
+			continue
+		}
+		ab, err := fitLogistic(x, y, ones)
+		if err != nil {
+			return c, fmt.Errorf("topic %q: %w", c.Topics[j].Topic, err)
+		}
+		if !(ab[1] > 0) {
+			continue // a scale that reverses or flattens the regression says the articles disagree with it; keep it
+		}
+		for i := range w {
+			w[i] *= ab[1]
+		}
+		w[0] += ab[0]
+		t := c.Topics[j].Threshold
+		c.Topics[j].Threshold = min(max(1/(1+math.Exp(-(ab[0]+ab[1]*math.Log(t/(1-t))))), 0.001), 0.999)
+	}
+	return c, nil
 }
 
 // fitTopics fits the recipe's topic calibration for a model trained on exs with cfg (its label
@@ -443,6 +504,7 @@ func (r Recipe) Build(ctx context.Context, c Corpus) (*classifier.Model, *Valida
 	if err := r.Check(); err != nil {
 		return nil, nil, err
 	}
+	r.topicArticles, r.topicArticlesName = c.TopicArticles, c.TopicArticlesName
 	v, err := r.Validate(ctx, c.Examples, c.Name)
 	if err != nil {
 		return nil, nil, err

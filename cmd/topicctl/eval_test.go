@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -141,17 +142,17 @@ func TestEval(t *testing.T) {
 			t.Errorf("--plot wrote no topics PNG: %v", err)
 		}
 		var e evalOutput
-		if err := json.Unmarshal([]byte(runTool(t, evalCmd, "--model", real, "--data", data, "--json", "--topic-threshold", "0.000001")), &e); err != nil {
+		if err := json.Unmarshal([]byte(runTool(t, evalCmd, "--model", real, "--data", data, "--json", "--topic-threshold", "1")), &e); err != nil {
 			t.Fatal(err)
 		}
-		// At a threshold near 0 every topic is present: every row of a topic is found, and as no
-		// row is about all three topics, no row's set is exact.
-		if e.Topics == nil || e.Topics.Documents != 3 || len(e.Topics.Topics) != 3 || e.Topics.ExactMatch != 0 {
-			t.Fatalf("topics report %+v, want 3 documents, 3 topics, no exact set", e.Topics)
+		// At threshold 1 no topic is present: no topic is found, and only the row about no topic
+		// has its exact set.
+		if e.Topics == nil || e.Topics.Documents != 3 || len(e.Topics.Topics) != 3 || math.Abs(e.Topics.ExactMatch-1.0/3) > 1e-9 || e.Topics.ExtraTopic != 0 {
+			t.Fatalf("topics report %+v, want 3 documents, 3 topics, one exact set, no extra topic", e.Topics)
 		}
 		for _, tm := range e.Topics.Topics {
-			if tm.Support > 0 && tm.Recall != 1 {
-				t.Errorf("topic %s recall %v at threshold ~0, want 1", tm.Topic, tm.Recall)
+			if tm.Recall != 0 || tm.Support != 1 {
+				t.Errorf("topic %+v at threshold 1: want recall 0, support from the rows", tm)
 			}
 		}
 	})

@@ -79,6 +79,10 @@ func (s *recipeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.validate, "validate", r.Validation, "held-out validation: newest=F (newest share F of each label by date), date=YYYY-MM-DD, kfold=K or none")
 }
 
+// defaultTopicArticles is --topic-articles' default: the shipped model's, from the repository's
+// root.
+var defaultTopicArticles = strings.Join(training.DefaultTopicArticles, ",")
+
 // recipe turns the flags into a training recipe.
 func (s *recipeFlags) recipe() (training.Recipe, error) {
 	r := training.Recipe{
@@ -151,6 +155,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	license := fs.String("license", "", "licence of the training data, stored in the model (default: the news-topics credit for that corpus)")
 	var s recipeFlags
 	s.register(fs)
+	topicArticles := fs.String("topic-articles", defaultTopicArticles, "comma-separated JSONL `files` of articles labelled with every topic they are about, to rescale the topic probabilities to (\"\" for none); paths relative to the working directory")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: topicctl train --data FILE.jsonl --out MODEL [settings] [--validate newest=F|date=D|kfold=K|none]")
 		fmt.Fprintln(stderr, "\nThe setting defaults are those of the shipped default model, chosen on validation (docs/accuracy.md).")
@@ -167,6 +172,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
+	if *topicArticles != "" && r.TopicFeatures == "none" {
+		return errors.New("train: --topic-articles rescale a topic calibration, which --topic-features none turns off; give --topic-articles \"\" too")
+	}
 	start := time.Now()
 	c, err := training.LoadCorpus(*data)
 	if err != nil {
@@ -177,6 +185,25 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *license != "" {
 		c.License = *license
+	}
+	if *topicArticles != "" {
+		paths := strings.Split(*topicArticles, ",")
+		missing := false
+		for _, p := range paths {
+			if _, err := os.Stat(p); err != nil {
+				if *topicArticles != defaultTopicArticles || !errors.Is(err, os.ErrNotExist) {
+					return fmt.Errorf("train: --topic-articles: %w", err)
+				}
+				missing = true
+			}
+		}
+		if missing {
+			// Run outside the repository's root: say so rather than build a different model
+			// without a word.
+			fmt.Fprintf(stderr, "topicctl train: the default --topic-articles (%s) are not here (run from the repository's root to use them); topic probabilities are not rescaled to articles\n", *topicArticles)
+		} else if c.TopicArticles, c.TopicArticlesName, err = training.LoadTopicArticles(paths); err != nil {
+			return fmt.Errorf("train: --topic-articles: %w", err)
+		}
 	}
 	if e := os.Getenv("SOURCE_DATE_EPOCH"); e != "" {
 		// The reproducible-builds convention for a date that is not the clock.
