@@ -19,6 +19,10 @@ import (
 // Content-Type, so anything near the limit is an attack, not a client.
 const httpMaxHeaderBytes = 64 << 10
 
+// httpStreamWindow is the HTTP/2 receive buffer of one request: what a client may send that
+// topicd has not read yet.
+const httpStreamWindow = 256 << 10
+
 // httpListener is the HTTP/JSON front: its server, its address and the front it serves.
 type httpListener struct {
 	srv   *http.Server
@@ -57,6 +61,12 @@ func startHTTP(cfg Config, log *slog.Logger, srv *server.Server, hs *healthServe
 		ReadTimeout:       cfg.HTTP.ReadTimeout,
 		IdleTimeout:       cfg.HTTP.IdleTimeout,
 		MaxHeaderBytes:    httpMaxHeaderBytes,
+		// Over TLS clients speak HTTP/2: the same bounds per connection as the gRPC port.
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams:          cfg.MaxConcurrentStreams,
+			MaxReceiveBufferPerStream:     httpStreamWindow,
+			MaxReceiveBufferPerConnection: 4 * httpStreamWindow,
+		},
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	lis, err := net.Listen("tcp", cfg.HTTP.Listen)
