@@ -31,8 +31,11 @@
 // is swapped in atomically: calls in flight finish on the version they started with. A file that
 // does not load, whether corrupt, truncated or still being written, never replaces a working
 // version: the old one keeps serving, and the error is logged and shown in the model's load_error
-// by ModelService. To publish a model, write it under another name (not ending in .model) and
-// rename it into place.
+// by ModelService. So does any *.model entry that is not a model file: a symbolic link to nothing
+// or a loop, a folder, a named pipe, a file over --max-model-bytes (not read) or not starting like
+// a model file, or a name that is not UTF-8 (listed escaped, as in m\xff). Load errors never show
+// paths. To publish a model, write it under another name (not ending in .model) and rename it
+// into place.
 //
 // # Logs
 //
