@@ -127,5 +127,11 @@ func localClassification(r *classifier.Result, version string) *topicdv1.Classif
 		scores[i].Label, scores[i].Confidence = s.Label, float32(s.Confidence)
 		c.Scores[i] = &scores[i]
 	}
+	topics := make([]topicdv1.TopicScore, len(r.Topics))
+	c.Topics = make([]*topicdv1.TopicScore, len(r.Topics))
+	for i, t := range r.Topics {
+		topics[i] = topicdv1.TopicScore{Topic: t.Topic, Probability: float32(t.Probability), Present: t.Present, Threshold: float32(t.Threshold)}
+		c.Topics[i] = &topics[i]
+	}
 	return c
 }

@@ -511,3 +511,46 @@ func TestBatchHTML(t *testing.T) {
 		t.Errorf("classify --file page.html:\n%s\nwant label migration", stdout.String())
 	}
 }
+
+// TestBatchLocalMatchesServer: --local writes through the same record encoder as the server
+// path, so the same input gives the same lines, topics included.
+func TestBatchLocalMatchesServer(t *testing.T) {
+	addr := startServer(t)
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.jsonl")
+	var lines []string
+	for i, text := range []string{
+		"Hackers broke into the ministry's network and stole the passwords of diplomats.",
+		"Hundreds of migrants crossed the border and asked for asylum.",
+		"The foreign ministers met in Geneva to negotiate a ceasefire.",
+		"The football club won the league after a late goal.",
+		" ",
+	} {
+		lines = append(lines, fmt.Sprintf(`{"id":"d%d","text":%q}`, i, text))
+	}
+	os.WriteFile(in, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+	outputs := map[string]string{}
+	for _, mode := range [][]string{{"--local"}, {"--server", addr}} {
+		out := filepath.Join(dir, mode[0]+".jsonl")
+		if stderr, err := runCmd(t, append([]string{"batch", "--ordered", "--in", in, "--out", out}, mode...)...); err != nil {
+			t.Fatalf("batch %v: %v\n%s", mode, err, stderr)
+		}
+		b, _ := os.ReadFile(out)
+		outputs[mode[0]] = string(b)
+	}
+	// The classifications are the same lines; the error's message is the server's own wording.
+	local, remote := strings.Split(outputs["--local"], "\n"), strings.Split(outputs["--server"], "\n")
+	if len(local) != 6 || len(remote) != 6 {
+		t.Fatalf("--local wrote %d lines, the server path %d; want 5 records each", len(local)-1, len(remote)-1)
+	}
+	for i := range 4 {
+		if local[i] != remote[i] || !strings.Contains(local[i], `"topic_probabilities":{"`) {
+			t.Errorf("record %d: --local wrote\n%s\nthe server path wrote\n%s\nwant the same line, with topic probabilities", i, local[i], remote[i])
+		}
+	}
+	for _, l := range []string{local[4], remote[4]} {
+		if !strings.HasPrefix(l, `{"id":"d4","error":{"code":"INVALID_ARGUMENT"`) {
+			t.Errorf("blank document: %s, want INVALID_ARGUMENT", l)
+		}
+	}
+}
