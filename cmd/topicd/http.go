@@ -67,7 +67,7 @@ func startHTTP(cfg Config, log *slog.Logger, srv *server.Server, hs *healthServe
 			MaxReceiveBufferPerStream:     httpStreamWindow,
 			MaxReceiveBufferPerConnection: 4 * httpStreamWindow,
 		},
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	lis, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
