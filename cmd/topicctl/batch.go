@@ -47,7 +47,8 @@ type batchFlags struct {
 const batchUsage = `usage: topicctl batch --in FILE|DIR|- [--out FILE] [flags]
 
 Classifies every input document and writes one JSONL record per document:
-  {"id", "label", "confidence", "scores": {label: confidence}, "model", "model_version"}
+  {"id", "label", "confidence", "scores": {label: confidence}, "topics": [present topic],
+   "topic_probabilities": {topic: probability}, "model", "model_version"}
 or, for a document the server rejected, {"id", "error": {"code", "message"}}. A bad input record
 (invalid JSON or CSV, missing id or text, text that is not UTF-8, duplicate id) gets such an
 error record with its "line" and is reported on standard error; the job goes on. A document
