@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -273,4 +274,76 @@ func TestHTTPConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// On SIGTERM an NDJSON stream over HTTP answers what it took, ends with an UNAVAILABLE line
+// (batch clients re-send the rest elsewhere), and topicd exits.
+func TestHTTPStreamAtShutdown(t *testing.T) {
+	p := startTopicd(t, "--shutdown-timeout", "5s")
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	req, err := http.NewRequestWithContext(testCtx(t), "POST", "http://"+httpAddr(t, p)+"/v1/classify:stream", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	respc := make(chan *http.Response, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+		}
+		respc <- resp
+	}()
+	pw.Write([]byte(`{"document": {"id": "before", "text": "Hackers stole files from the ministry"}}` + "\n"))
+	resp := <-respc
+	if resp == nil {
+		t.FailNow()
+	}
+	defer resp.Body.Close()
+	lines := bufio.NewScanner(resp.Body)
+	if !lines.Scan() || !strings.Contains(lines.Text(), `"before"`) {
+		t.Fatalf("first stream line = %q, want the answer for the document sent", lines.Text())
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	var last string
+	for lines.Scan() {
+		last = lines.Text()
+	}
+	if !strings.Contains(last, `"code":14`) && !strings.Contains(last, `"code": 14`) || !strings.Contains(last, "shutting down") {
+		t.Errorf("last stream line after SIGTERM = %q, want UNAVAILABLE saying the server is shutting down", last)
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("topicd did not exit after SIGTERM with an HTTP stream open")
+	}
+}
+
+// TOPICD_HTTP_LISTEN set to the empty string turns HTTP off, as --http-listen= does.
+func TestHTTPOffByEnvironment(t *testing.T) {
+	bin, _ := binaries(t)
+	cmd := exec.Command(bin, "--listen", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "TOPICD_HTTP_LISTEN=")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), `"msg":"serving"`) {
+			if !strings.Contains(sc.Text(), `"http_addr":""`) {
+				t.Errorf("TOPICD_HTTP_LISTEN= serving line = %s, want no HTTP address", sc.Text())
+			}
+			return
+		}
+	}
+	t.Fatal("topicd did not log its serving line")
 }

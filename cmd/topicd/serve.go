@@ -170,7 +170,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		// Health first, so /readyz answers 503, and streams told to end, as gRPC's shutdown does.
 		hs.Shutdown()
 		srv.Drain()
-		hl.shutdown(time.Until(deadline))
+		// Like gRPC's, requests still open in the last tenth of the timeout are cut.
+		hl.shutdown(time.Until(deadline) - min(cfg.ShutdownTimeout/10, time.Second))
 	}()
 	shutdown(cfg, deadline, log, gs, hs, srv)
 	select {
