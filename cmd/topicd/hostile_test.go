@@ -170,19 +170,20 @@ func TestNonUTF8ModelName(t *testing.T) {
 	}
 }
 
-// 1,000 documents with 16 KiB ids in one ClassifyBatch: one error per document, not one
-// RESOURCE_EXHAUSTED for the call.
+// 1,000 documents with 16 KB ids in one ClassifyBatch: one error per document, not one
+// RESOURCE_EXHAUSTED for the call. The request fits the 16 MiB message limit; an answer that
+// echoed every id in full, each with its error message, would not.
 func TestBatchOfLongIDs(t *testing.T) {
 	p := startTopicd(t)
 	conn := dial(t, p.addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16<<20), grpc.MaxCallSendMsgSize(16<<20)))
 	docs := make([]*topicdv1.Document, 1000)
 	for i := range docs {
-		docs[i] = &topicdv1.Document{Id: fmt.Sprintf("%016384d", i), Text: "Hackers leaked the ministry's files"}
+		docs[i] = &topicdv1.Document{Id: fmt.Sprintf("%016700d", i), Text: "Hackers leaked the ministry's files"}
 	}
 	resp, err := topicdv1.NewClassifierServiceClient(conn).ClassifyBatch(testCtx(t), &topicdv1.ClassifyBatchRequest{Documents: docs})
 	if err != nil {
-		t.Fatalf("ClassifyBatch(1000 documents with 16 KiB ids) = %v, want one result per document", err)
+		t.Fatalf("ClassifyBatch(1000 documents with 16,700-byte ids) = %v, want one result per document", err)
 	}
 	if len(resp.Results) != len(docs) {
 		t.Fatalf("ClassifyBatch: %d results, want %d", len(resp.Results), len(docs))
