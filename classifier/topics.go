@@ -71,6 +71,10 @@ type TopicCalibration struct {
 	// Window is the length of a passage in known terms; the last passage of a document may be
 	// shorter. Between 1 and MaxTopicWindow when Topics is set.
 	Window int `json:"window,omitempty"`
+	// Temperature multiplies the label calibration's temperature when passages are scored; 0
+	// means 1. Above 1 it softens passage confidences, so a passage about two topics gives the
+	// second a share instead of nearly nothing. Range [0, 1000].
+	Temperature float64 `json:"temperature,omitempty"`
 	// Topics holds one fit per topic label (every label but the fallback), in model label order.
 	Topics []TopicFit `json:"topics,omitempty"`
 }
@@ -112,6 +116,9 @@ func (c TopicCalibration) validate(labels []string, fallback int) error {
 	}
 	if c.Window < 1 || c.Window > MaxTopicWindow {
 		return fmt.Errorf("topic window %d out of range [1, %d]", c.Window, MaxTopicWindow)
+	}
+	if !(c.Temperature >= 0 && c.Temperature <= 1000) {
+		return fmt.Errorf("topic passage temperature %v out of range [0, 1000]", c.Temperature)
 	}
 	if len(c.Topics) != len(labels)-1 {
 		return fmt.Errorf("topic calibration has %d topics for %d topic labels", len(c.Topics), len(labels)-1)
@@ -198,8 +205,9 @@ func (m *Model) WithTopicCalibration(c TopicCalibration) (*Model, error) {
 // arrays hold stackLabels labels, so it lives on the caller's stack; a model of more labels
 // scores no passages (its topic features fall back on the document's confidence).
 type passages struct {
-	window int // known terms per passage
-	known  int // known terms before the open passage
+	window int     // known terms per passage
+	inv    float64 // multiplies the label calibration's 1/T for passages
+	known  int     // known terms before the open passage
 	start  [stackLabels]float64
 	share  [stackLabels]float64 // sum over passages of known terms x confidence
 	wins   [stackLabels]float64 // known terms of the passages each label wins
@@ -215,6 +223,10 @@ func (m *Model) startPassages(p *passages) *passages {
 		return nil
 	}
 	p.window = m.topics.Window
+	p.inv = 1
+	if t := m.topics.Temperature; t != 0 {
+		p.inv = 1 / t
+	}
 	copy(p.start[:], m.priors)
 	return p
 }
@@ -230,7 +242,7 @@ func (m *Model) closePassage(p *passages, sums []float64, known int) {
 	for c := range k {
 		z[c] = sums[c] - p.start[c] + m.priors[c]
 	}
-	softmax(z[:k], z[:k], m.invTemperature(n), m.cal.Bias)
+	softmax(z[:k], z[:k], m.invTemperature(n)*p.inv, m.cal.Bias)
 	best := 0
 	w := float64(n)
 	fb := z[m.fallback]
@@ -294,11 +306,18 @@ func topicFeatures(x *[NumTopicFeatures]float64, c, fallback int, conf []float64
 // regression reads for the document (see TopicFeature), with passages of window known terms
 // (0: the model's window), so a topic calibration can be fitted on held-out data.
 func (m *Model) TopicFeatures(title, text string, window int) [][NumTopicFeatures]float64 {
+	return m.TopicFeaturesAt(title, text, window, m.topics.Temperature)
+}
+
+// TopicFeaturesAt is TopicFeatures with passages scored at the given passage temperature (see
+// TopicCalibration.Temperature) in place of the model's.
+func (m *Model) TopicFeaturesAt(title, text string, window int, temperature float64) [][NumTopicFeatures]float64 {
 	if window == 0 {
 		window = m.topics.Window
 	}
 	n := *m
 	n.topics.Window = window
+	n.topics.Temperature = temperature
 	var pa passages
 	p := n.startPassages(&pa)
 	raw, st, _ := n.logScores(nil, title, text, p)

@@ -12,7 +12,7 @@ import (
 // testTopicCalibration is a topic calibration for m that uses every feature, so tests exercise
 // the whole regression.
 func testTopicCalibration(m *Model, window int) TopicCalibration {
-	c := TopicCalibration{Window: window}
+	c := TopicCalibration{Window: window, Temperature: 3}
 	for i, t := range m.Topics() {
 		w := []float64{-1, 0.5, 1, 0.7, 0.3, 0.05, 0.4, 0.2}
 		w[0] -= 0.1 * float64(i)
@@ -109,7 +109,7 @@ func referenceTopicFeatures(m *Model, title, text string, window int) [][NumTopi
 	raw, st := m.LogScores(nil, title, text)
 	conf := m.cal.Apply(nil, raw, st.KnownTokens)
 	var p passages
-	p.window = window
+	p.window, p.inv = window, 1/m.topics.Temperature
 	sums := slices.Clone(m.priors)
 	copy(p.start[:], sums)
 	for i, r := range rows {

@@ -32,14 +32,15 @@ type TopicSample struct {
 }
 
 // TopicSamples reads the features of docs under m with passages of window known terms (0: m's
-// own). A document's topics are its Topics, or when it has none listed (nil), its label unless
-// that is the fallback.
-func TopicSamples(m *classifier.Model, docs []Example, window int) []TopicSample {
+// own) scored at the passage temperature (see classifier.TopicCalibration.Temperature). A
+// document's topics are its Topics, or when it has none listed (nil), its label unless that is
+// the fallback.
+func TopicSamples(m *classifier.Model, docs []Example, window int, temperature float64) []TopicSample {
 	topics := m.Topics()
 	fallback := m.FallbackLabel()
 	out := make([]TopicSample, 0, len(docs))
 	for _, d := range docs {
-		s := TopicSample{Features: m.TopicFeatures(d.Title, d.Text, window), Present: make([]bool, len(topics))}
+		s := TopicSample{Features: m.TopicFeaturesAt(d.Title, d.Text, window, temperature), Present: make([]bool, len(topics))}
 		for j, t := range topics {
 			s.Present[j] = slices.Contains(ExampleTopics(d, fallback), t)
 		}
@@ -132,7 +133,7 @@ func MixedDocuments(examples []Example, labels []string, fallback string, n int,
 // OutOfFoldTopicSamples gives topic samples for a model trained on examples with cfg (its
 // Calibration set): it splits examples into k stratified folds, trains on k-1 with cfg and reads
 // the held-out fold's rows (short) and mixed articles made of them, mixed per fold (long).
-func OutOfFoldTopicSamples(examples []Example, cfg Config, k, mixed, window int) (short, long []TopicSample, err error) {
+func OutOfFoldTopicSamples(examples []Example, cfg Config, k, mixed, window int, temperature float64) (short, long []TopicSample, err error) {
 	ids := make([]string, len(examples))
 	labels := make([]string, len(examples))
 	for i, ex := range examples {
@@ -148,16 +149,18 @@ func OutOfFoldTopicSamples(examples []Example, cfg Config, k, mixed, window int)
 			return nil, nil, fmt.Errorf("topic calibration fold %d: %w", f+1, err)
 		}
 		heldEx := pick(examples, held)
-		short = append(short, TopicSamples(m, heldEx, window)...)
-		long = append(long, TopicSamples(m, MixedDocuments(heldEx, m.Labels(), m.FallbackLabel(), mixed, uint64(f+1)), window)...)
+		short = append(short, TopicSamples(m, heldEx, window, temperature)...)
+		long = append(long, TopicSamples(m, MixedDocuments(heldEx, m.Labels(), m.FallbackLabel(), mixed, uint64(f+1)), window, temperature)...)
 	}
 	return short, long, nil
 }
 
 // TopicFit chooses what FitTopicCalibration fits.
 type TopicFit struct {
-	// Window is the passage length in known terms.
-	Window int
+	// Window is the passage length in known terms, and Temperature the passage temperature
+	// (classifier.TopicCalibration.Temperature) the samples were read with.
+	Window      int
+	Temperature float64
 	// Features the regressions read; the others get weight 0.
 	Features []classifier.TopicFeature
 }
@@ -203,7 +206,7 @@ func FitTopicCalibration(samples []TopicSample, topics []string, fit TopicFit) (
 			return classifier.TopicCalibration{}, fmt.Errorf("topic calibration: sample %d has %d features and %d flags for %d topics", i, len(s.Features), len(s.Present), len(topics))
 		}
 	}
-	c := classifier.TopicCalibration{Window: fit.Window}
+	c := classifier.TopicCalibration{Window: fit.Window, Temperature: fit.Temperature}
 	for j, t := range topics {
 		x := make([][]float64, len(samples))
 		y := make([]bool, len(samples))

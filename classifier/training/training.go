@@ -86,8 +86,11 @@ type Recipe struct {
 	// ParseTopicFeatures), or "none" for a model without a topic calibration, whose topic
 	// probabilities are its label confidences.
 	TopicFeatures string
-	// TopicWindow is the passage length, in known terms, the topic features are read with.
-	TopicWindow int
+	// TopicWindow is the passage length, in known terms, the topic features are read with, and
+	// TopicTemperature the passage temperature (classifier.TopicCalibration.Temperature; 0
+	// means 1).
+	TopicWindow      int
+	TopicTemperature float64
 	// TopicMixed is how many articles assembled from held-out rows (MixedDocuments) each
 	// calibration fold adds to the topic calibration's samples.
 	TopicMixed int
@@ -128,6 +131,7 @@ func Shipped() Recipe {
 		CalibrationMix:   map[string]float64{"cybersecurity": 0.05},
 		TopicFeatures:    "share+wins+peak+pair+pairpeak",
 		TopicWindow:      40,
+		TopicTemperature: 2,
 		TopicMixed:       400,
 		TopicMixedShare:  0.5,
 		Validation:       "newest=0.2",
@@ -200,6 +204,9 @@ func (r Recipe) Check() error {
 		if r.TopicWindow < 1 || r.TopicWindow > classifier.MaxTopicWindow {
 			return fmt.Errorf("topic window %d: want 1 to %d known terms", r.TopicWindow, classifier.MaxTopicWindow)
 		}
+		if !(r.TopicTemperature >= 0 && r.TopicTemperature <= 1000) {
+			return fmt.Errorf("topic temperature %v: want 0 (1) to 1000", r.TopicTemperature)
+		}
 		if r.TopicMixed < 0 {
 			return fmt.Errorf("topic mixed articles %d: want 0 or more", r.TopicMixed)
 		}
@@ -259,6 +266,7 @@ func (r Recipe) Settings() map[string]string {
 		"calibration.mix":        FormatLabelWeights(r.CalibrationMix),
 		"topics.features":        r.TopicFeatures,
 		"topics.window":          strconv.Itoa(r.TopicWindow),
+		"topics.temperature":     strconv.FormatFloat(r.TopicTemperature, 'g', -1, 64),
 		"topics.mixed":           strconv.Itoa(r.TopicMixed),
 		"topics.mixed_share":     strconv.FormatFloat(r.TopicMixedShare, 'g', -1, 64),
 		"validation":             r.Validation,
@@ -362,7 +370,7 @@ func (r Recipe) Fit(exs []Example, cfg Config) (*classifier.Model, error) {
 // keeps its fit.
 func RescaleTopics(m *classifier.Model, articles []Example) (classifier.TopicCalibration, error) {
 	c := m.TopicCalibration()
-	samples := TopicSamples(m, articles, 0)
+	samples := TopicSamples(m, articles, 0, c.Temperature)
 	for j := range c.Topics {
 		w := c.Topics[j].Weights
 		x := make([][]float64, len(samples))
@@ -406,7 +414,7 @@ func (r Recipe) fitTopics(exs []Example, cfg Config) (classifier.TopicCalibratio
 	if err != nil || r.TopicFeatures == "none" {
 		return classifier.TopicCalibration{}, err
 	}
-	short, long, err := OutOfFoldTopicSamples(exs, cfg, r.CalibrationFolds, r.TopicMixed, r.TopicWindow)
+	short, long, err := OutOfFoldTopicSamples(exs, cfg, r.CalibrationFolds, r.TopicMixed, r.TopicWindow, r.TopicTemperature)
 	if err != nil {
 		return classifier.TopicCalibration{}, err
 	}
@@ -432,7 +440,7 @@ func (r Recipe) fitTopics(exs []Example, cfg Config) (classifier.TopicCalibratio
 			topics = append(topics, l)
 		}
 	}
-	return FitTopicCalibration(samples, topics, TopicFit{Window: r.TopicWindow, Features: feats})
+	return FitTopicCalibration(samples, topics, TopicFit{Window: r.TopicWindow, Temperature: r.TopicTemperature, Features: feats})
 }
 
 // balance weighs samples by the inverse of their label's frequency to the power b, normalised to

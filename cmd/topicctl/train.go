@@ -43,6 +43,7 @@ type recipeFlags struct {
 	validate     string
 	topicFeats   string
 	topicWindow  int
+	topicTemp    float64
 	topicMixed   int
 	topicShare   float64
 }
@@ -74,6 +75,7 @@ func (s *recipeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.calMix, "calibration-mix", training.FormatLabelWeights(r.CalibrationMix), "calibrate for this label mix, `label=share,...` (labels left out share the rest by their rows), in place of --calibration-balance, which must then be 0; the model records the mix as the prior of its confidences")
 	fs.StringVar(&s.topicFeats, "topic-features", r.TopicFeatures, "features of the per-topic regressions, joined by +: confidence, share, wins, peak, length; none for no topic calibration")
 	fs.IntVar(&s.topicWindow, "topic-window", r.TopicWindow, "passage length in known terms for the topic features")
+	fs.Float64Var(&s.topicTemp, "topic-temperature", r.TopicTemperature, "passages are scored at the label calibration's temperature times this, for the topic features")
 	fs.IntVar(&s.topicMixed, "topic-mixed", r.TopicMixed, "articles assembled from held-out rows per calibration fold for the topic calibration")
 	fs.Float64Var(&s.topicShare, "topic-mixed-share", r.TopicMixedShare, "share of the topic calibration loss carried by the assembled articles")
 	fs.StringVar(&s.validate, "validate", r.Validation, "held-out validation: newest=F (newest share F of each label by date), date=YYYY-MM-DD, kfold=K or none")
@@ -98,6 +100,7 @@ func (s *recipeFlags) recipe() (training.Recipe, error) {
 		CalibrationBalance: s.calBalance,
 		TopicFeatures:      s.topicFeats,
 		TopicWindow:        s.topicWindow,
+		TopicTemperature:   s.topicTemp,
 		TopicMixed:         s.topicMixed,
 		TopicMixedShare:    s.topicShare,
 		Validation:         s.validate,
