@@ -123,7 +123,9 @@ type Options struct {
 	// the documents of every open ClassifyStream (title, text and id) and their answers. When
 	// it is reached, streams stop reading until answers are sent, so HTTP/2 flow control slows
 	// their clients down; each stream may go over it by one document and the answers of the
-	// documents it holds. 0 means DefaultMaxBufferedBytes (64 MiB).
+	// documents it holds. So that clients that never read cannot starve the others, a stream
+	// holding less than 64 KiB may always take one more document. 0 means
+	// DefaultMaxBufferedBytes (64 MiB).
 	MaxBufferedBytes int64
 	// DefaultTimeout is the deadline given to unary calls that arrive without one. 0 means
 	// DefaultTimeout (30s); negative means none. Streams get no default deadline: a batch job

@@ -106,6 +106,11 @@ func (s *Server) ClassifyStream(stream topicdv1.ClassifierService_ClassifyStream
 	}
 }
 
+// streamGuarantee is what a stream may always hold, whatever the server-wide bound says: one
+// document at a time at least, so that streams whose clients read their answers keep moving when
+// clients that do not read have spent the bound.
+const streamGuarantee = 64 << 10
+
 // answerEstimate is what an answer without explanations is counted as against
 // Options.MaxBufferedBytes, beyond its document id: labels, scores, model name and version.
 const answerEstimate = 512
@@ -154,6 +159,13 @@ func (st *streamState) charge(n int64) {
 		st.budget.add(n)
 	}
 	st.cmu.Unlock()
+}
+
+// holding returns what the stream has charged and not released.
+func (st *streamState) holding() int64 {
+	st.cmu.Lock()
+	defer st.cmu.Unlock()
+	return st.held
 }
 
 // end gives back to the budget what the stream still holds: answers never sent when the stream
@@ -206,6 +218,9 @@ func (st *streamState) receive(ctx context.Context, stream topicdv1.ClassifierSe
 		for {
 			var wake <-chan struct{}
 			if st.bytes.Load() < st.maxBytes {
+				if st.holding() < streamGuarantee {
+					break
+				}
 				if wake = st.budget.wait(); wake == nil {
 					break
 				}

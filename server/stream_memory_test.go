@@ -213,3 +213,75 @@ func TestHeaderListBounded(t *testing.T) {
 		t.Errorf("Classify after = %v", err)
 	}
 }
+
+// Clients that never read cannot starve the others: with the server-wide bound spent by their
+// streams, a stream whose client reads its answers still gets every answer.
+func TestStreamBudgetNoStarvation(t *testing.T) {
+	env := newTestEnv(t, nil, Options{MaxBufferedBytes: 256 << 10})
+	ctx, cancel := context.WithCancel(testCtx(t))
+	defer cancel()
+	text := strings.Repeat(sampleArticle+" ", 4)
+	id := strings.Repeat("i", 1<<10)
+	// The non-reading clients' own windows are small, so their answers stay on the server.
+	dial := append(bufconnDial(env), grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10))
+	conn, err := grpc.NewClient("passthrough:///bufnet", dial...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	hostile := topicdv1.NewClassifierServiceClient(conn)
+	var sent atomic.Int64
+	var wg sync.WaitGroup
+	for s := range 10 {
+		stream, err := hostile.ClassifyStream(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				req := &topicdv1.ClassifyStreamRequest{
+					Document: &topicdv1.Document{Id: fmt.Sprintf("%s-%d-%d", id, s, i), Text: text},
+					Options:  &topicdv1.ClassifyOptions{Explain: true, ExplainTerms: 50},
+				}
+				if stream.Send(req) != nil {
+					return
+				}
+				sent.Add(1)
+			}
+		}()
+	}
+	// Wait until every non-reading sender is blocked by flow control: nothing sent for a second.
+	for last, deadline := int64(-1), time.Now().Add(60*time.Second); ; {
+		time.Sleep(time.Second)
+		n := sent.Load()
+		if n == last {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("senders still sending after 60s (%d documents): nothing pushes back", n)
+		}
+		last = n
+	}
+	if !env.srv.buffered.full() {
+		t.Fatalf("non-reading streams did not fill the server-wide bound: %d bytes buffered", env.srv.buffered.used.Load())
+	}
+	done := make(chan struct{})
+	var got int
+	go func() {
+		got, err = recvAllAfterSend(t, env, 50)
+		close(done)
+	}()
+	select {
+	case <-done:
+		if err != nil || got != 50 {
+			t.Errorf("reading stream beside non-reading ones: %d of 50 answers, %v", got, err)
+		}
+	case <-time.After(15 * time.Second): // well before the non-reading streams' context ends
+		t.Errorf("reading stream beside non-reading ones got no answers: starved (%d bytes buffered)", env.srv.buffered.used.Load())
+	}
+	cancel()
+	wg.Wait()
+	<-done
+}
