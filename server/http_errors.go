@@ -193,6 +193,23 @@ func (m apiMarshaler) ContentType(v any) string {
 	return m.JSONPb.ContentType(v)
 }
 
+// Marshal writes the answers that carry classifications by hand (http_json.go), the rest with
+// protojson.
+func (m apiMarshaler) Marshal(v any) ([]byte, error) {
+	var b []byte
+	ok := false
+	switch r := v.(type) {
+	case *topicdv1.ClassifyResponse:
+		b, ok = appendClassifyResponse(make([]byte, 0, 1024), r)
+	case *topicdv1.ClassifyBatchResponse:
+		b, ok = appendBatchResponse(make([]byte, 0, 512*len(r.GetResults())+16), r)
+	}
+	if ok {
+		return b, nil
+	}
+	return m.JSONPb.Marshal(v)
+}
+
 func (m apiMarshaler) NewDecoder(r io.Reader) runtime.Decoder {
 	d := m.JSONPb.NewDecoder(r)
 	if l, ok := r.(*lineLimit); ok {
