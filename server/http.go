@@ -78,8 +78,9 @@ func (s *Server) NewHTTPFront(opts HTTPOptions) (*HTTPFront, error) {
 
 	lis := bufconn.Listen(1 << 20)
 	msgLimit := int(opts.MaxBodyBytes) + envelopeBytes
-	f.inner = grpc.NewServer(append(s.ServerOptions(),
-		grpc.MaxRecvMsgSize(msgLimit), grpc.MaxSendMsgSize(msgLimit))...)
+	// httpPeer runs first, so the call log and metrics see the HTTP client.
+	f.inner = grpc.NewServer(append([]grpc.ServerOption{grpc.ChainStreamInterceptor(httpPeer)}, append(s.ServerOptions(),
+		grpc.MaxRecvMsgSize(msgLimit), grpc.MaxSendMsgSize(msgLimit))...)...)
 	topicdv1.RegisterClassifierServiceServer(f.inner, s)
 	go f.inner.Serve(lis)
 	conn, err := grpc.NewClient("passthrough:///topicd-http-front",

@@ -5,6 +5,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 
 	topicdv1 "github.com/topicd/topicd/proto/topicd/v1"
 )
@@ -96,6 +97,9 @@ func (l *localClient) ClassifyStream(ctx context.Context, opts ...grpc.CallOptio
 	if st != nil {
 		st.called = true
 	}
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		ctx = metadata.AppendToOutgoingContext(ctx, httpPeerKey, p.Addr.String())
+	}
 	stream, err := l.stream.ClassifyStream(ctx, opts...)
 	if err != nil || st == nil {
 		return stream, err
@@ -110,3 +114,24 @@ func (l *localClient) ListModels(ctx context.Context, in *topicdv1.ListModelsReq
 func (l *localClient) GetModel(ctx context.Context, in *topicdv1.GetModelRequest, _ ...grpc.CallOption) (*topicdv1.GetModelResponse, error) {
 	return unary(l, ctx, infoGetModel, in, l.s.GetModel)
 }
+
+// httpPeerKey carries an HTTP stream's client address to the inner gRPC server, whose own peer
+// is the in-memory listener; only the HTTP front can set it (the header is not forwarded).
+const httpPeerKey = "x-topicd-http-peer"
+
+// httpPeer is a stream interceptor of the inner gRPC server: the call log shows the HTTP
+// client's address, not the in-memory listener's.
+func httpPeer(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	md, _ := metadata.FromIncomingContext(ss.Context())
+	if v := md.Get(httpPeerKey); len(v) == 1 {
+		ctx := peer.NewContext(ss.Context(), &peer.Peer{Addr: peerAddr(v[0])})
+		return handler(srv, &ctxStream{ServerStream: ss, ctx: ctx})
+	}
+	return handler(srv, ss)
+}
+
+// peerAddr is an address known only as a string.
+type peerAddr string
+
+func (a peerAddr) Network() string { return "tcp" }
+func (a peerAddr) String() string  { return string(a) }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -274,6 +275,10 @@ func TestHTTPStreamNDJSON(t *testing.T) {
 	pw.Close()
 	if lines.Scan() {
 		t.Errorf("stream line after the body ended: %s", lines.Bytes())
+	}
+	if logs := e.logs.String(); !strings.Contains(logs, `"method":"/topicd.v1.ClassifierService/ClassifyStream","code":"OK","duration_us":`) ||
+		!regexp.MustCompile(`ClassifyStream","code":"OK","duration_us":\d+,"peer":"127\.0\.0\.1:\d+"`).MatchString(logs) {
+		t.Errorf("the stream's call log line lacks the HTTP client as peer:\n%s", logs)
 	}
 }
 
