@@ -47,8 +47,10 @@ func (s *Server) ClassifyStream(stream topicdv1.ClassifierService_ClassifyStream
 		budget:   s.buffered,
 	}
 	defer st.end()
-	go st.receive(ctx, stream, s.draining)
-	for range s.opts.StreamWorkers {
+	// Workers start as documents arrive, up to Options.StreamWorkers: an idle stream costs two
+	// goroutines (this one and the receiver), not one per worker.
+	st.maxWorkers = s.opts.StreamWorkers
+	st.spawn = func() {
 		go func() {
 			for j := range st.jobs {
 				r := streamResult{s.streamItem(ctx, j.req), j.size, j.charge}
@@ -63,6 +65,7 @@ func (s *Server) ClassifyStream(stream topicdv1.ClassifierService_ClassifyStream
 			}
 		}()
 	}
+	go st.receive(ctx, stream, s.draining)
 	// Workers never block: results holds a whole window. They end when the receiver closes jobs,
 	// which it does once Recv fails, at the latest when this handler returns and gRPC cancels ctx.
 
@@ -144,6 +147,10 @@ type streamState struct {
 	mu         sync.Mutex
 	stopped    bool
 	dispatched int
+
+	spawn      func() // starts a worker; called by the receiver only
+	workers    int    // started so far; the receiver's alone
+	maxWorkers int
 
 	budget *budget // the server's, shared by every stream
 	cmu    sync.Mutex
@@ -263,6 +270,12 @@ func (st *streamState) receive(ctx context.Context, stream topicdv1.ClassifierSe
 		st.dispatched++
 		st.mu.Unlock()
 		st.charge(charge)
+		// A new worker for each document until there are enough: documents waiting in jobs
+		// mean the workers there are are busy.
+		if st.workers < st.maxWorkers && (st.workers == 0 || len(st.jobs) > 0) {
+			st.workers++
+			st.spawn()
+		}
 		st.jobs <- streamJob{req, size, charge} // never blocks: jobs holds a whole window
 	}
 }

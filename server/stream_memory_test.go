@@ -285,3 +285,31 @@ func TestStreamBudgetNoStarvation(t *testing.T) {
 	wg.Wait()
 	<-done
 }
+
+// Idle streams cost a couple of goroutines each, not one per stream worker: with 64 workers per
+// stream, 50 idle streams used to start 3,200 goroutines.
+func TestIdleStreamGoroutines(t *testing.T) {
+	env := newTestEnv(t, nil, Options{StreamWorkers: 64})
+	ctx, cancel := context.WithCancel(testCtx(t))
+	defer cancel()
+	before := runtime.NumGoroutine()
+	const n = 50
+	for range n {
+		stream, err := env.cls.ClassifyStream(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// One document each, so the server has surely opened the stream.
+		if err := stream.Send(&topicdv1.ClassifyStreamRequest{Document: doc("a", sampleArticle)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := stream.Recv(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if grown := runtime.NumGoroutine() - before; grown > 8*n {
+		t.Errorf("%d idle streams added %d goroutines, want at most %d", n, grown, 8*n)
+	} else {
+		t.Logf("%d idle streams added %d goroutines", n, grown)
+	}
+}
