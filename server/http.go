@@ -118,9 +118,9 @@ func (s *Server) NewHTTPFront(opts HTTPOptions) (*HTTPFront, error) {
 
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", gw)
-	mux.HandleFunc("GET /healthz", f.healthz)
-	mux.HandleFunc("GET /readyz", f.readyz)
-	mux.HandleFunc("GET /openapi.json", serveOpenAPI)
+	mux.HandleFunc("/healthz", getOnly(f.healthz))
+	mux.HandleFunc("/readyz", getOnly(f.readyz))
+	mux.HandleFunc("/openapi.json", getOnly(serveOpenAPI))
 	registerPage(mux)
 	mux.HandleFunc("/", f.notFound)
 

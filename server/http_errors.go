@@ -68,6 +68,13 @@ func (f *HTTPFront) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := &requestState{limit: f.maxBody}
 		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+		if r.Method == http.MethodPost && r.URL.RawQuery != "" {
+			// The POST routes read everything from the body; a query would be dropped unread.
+			writeStatus(w, http.StatusBadRequest, status.Newf(codes.InvalidArgument,
+				"POST %s takes no query parameters (got %q); put the model and options in the JSON body",
+				r.URL.Path, clip(r.URL.RawQuery)))
+			return
+		}
 		if r.URL.Path == "/v1/classify:stream" {
 			if r.Body != nil && r.Body != http.NoBody {
 				r.Body = &lineLimit{ReadCloser: r.Body, limit: f.maxBody, st: st}
@@ -156,6 +163,19 @@ func (f *HTTPFront) routingErrorHandler(ctx context.Context, mux *runtime.ServeM
 			"%s is not supported on %s; use %s (see /openapi.json)", r.Method, r.URL.Path, allowedMethods(r.URL.Path)))
 	default:
 		f.notFound(w, r)
+	}
+}
+
+// getOnly answers methods other than GET and HEAD with 405.
+func getOnly(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeStatus(w, http.StatusMethodNotAllowed, status.Newf(codes.Unimplemented,
+				"%s is not supported on %s; use GET", r.Method, r.URL.Path))
+			return
+		}
+		h(w, r)
 	}
 }
 

@@ -134,6 +134,8 @@ func TestHTTPErrors(t *testing.T) {
 		{"batch too large", "POST", "/v1/classify:batch", `{"documents": [` + strings.Repeat(`{"text": "x"},`, 1000) + `{"text": "x"}]}`, 413, 8, []string{"limit of 4096 bytes"}},
 		{"wrong method", "GET", "/v1/classify", ``, 405, 12, []string{"GET is not supported", "use POST"}},
 		{"unknown path", "GET", "/v2/nothing", ``, 404, 5, []string{"no such path", "/openapi.json"}},
+		{"query on a POST route", "POST", "/v1/classify?model=nope", `{"document": {"text": "x"}}`, 400, 3, []string{"takes no query parameters", "JSON body"}},
+		{"POST to a probe", "POST", "/healthz", ``, 405, 12, []string{"use GET"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
