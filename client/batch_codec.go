@@ -1,6 +1,7 @@
 package client
 
 import (
+	"encoding/binary"
 	"errors"
 	"math"
 	"unicode/utf8"
@@ -17,10 +18,11 @@ import (
 
 // batchCodec is the protobuf codec with a faster encoder for ClassifyBatchRequest and a faster
 // decoder for ClassifyBatchResponse, used by RunBatch. protobuf-go's generic decoder allocates
-// about 18 objects per document of a response (result, oneof, classification, four scores,
-// their labels, stats, strings); this one allocates the messages of a whole response in a few
-// slabs and shares the label, model and version strings, which repeat in every result. It
-// measured as the largest gRPC cost of a batch job's client.
+// every message and string of a response on its own (result, oneof, classification, each score,
+// its label, stats, strings); this one allocates the messages of a whole response in a few
+// slabs and shares the label, model and version strings, which repeat in every result. Decoding
+// was the largest gRPC cost in a batch job client's profile; docs/performance.md has the
+// benchmarks.
 //
 // Both carry every field internal/wire's field table lists: a test fails on a field of the API
 // missing there, and another fills every field at random and compares with protobuf-go. A
@@ -43,8 +45,8 @@ func (batchCodec) Marshal(v any) (mem.BufferSlice, error) {
 }
 
 // encodeBatchRequest writes the bytes proto.Marshal writes for req, without protobuf-go's
-// reflective size and append passes per Document, which measured as the largest part of a batch
-// job's request cost. It returns false for anything it does not write exactly as proto.Marshal
+// reflective size and append passes per Document, the largest part of a batch job's request
+// cost (docs/performance.md). It returns false for anything it does not write exactly as proto.Marshal
 // would, or where proto.Marshal fails: a nil document, unknown fields, a string that is not
 // valid UTF-8. The caller then marshals with protobuf-go, which gives the same bytes or its error.
 func encodeBatchRequest(req *topicdv1.ClassifyBatchRequest) (mem.BufferSlice, bool) {
@@ -216,8 +218,34 @@ type field struct {
 	bytes []byte
 }
 
-// next reads the field at the start of b and returns the rest of b.
+// next reads the field at the start of b and returns the rest of b. Most fields of a response
+// are a one-byte tag and a value of under 128 bytes or a fixed32: those take the inlined path.
 func next(b []byte, f *field) ([]byte, error) {
+	if len(b) >= 2 && b[0] < 0x80 {
+		f.num = protowire.Number(b[0] >> 3)
+		switch protowire.Type(b[0] & 7) {
+		case protowire.BytesType:
+			if n := 2 + int(b[1]); b[1] < 0x80 && n <= len(b) {
+				f.typ, f.bytes = protowire.BytesType, b[2:n]
+				return b[n:], nil
+			}
+		case protowire.VarintType:
+			if b[1] < 0x80 {
+				f.typ, f.u = protowire.VarintType, uint64(b[1])
+				return b[2:], nil
+			}
+		case protowire.Fixed32Type:
+			if len(b) >= 5 {
+				f.typ, f.u = protowire.Fixed32Type, uint64(binary.LittleEndian.Uint32(b[1:]))
+				return b[5:], nil
+			}
+		}
+	}
+	return nextSlow(b, f)
+}
+
+// nextSlow is next for any field.
+func nextSlow(b []byte, f *field) ([]byte, error) {
 	num, typ, l := protowire.ConsumeTag(b)
 	if l < 0 {
 		return nil, protowire.ParseError(l)

@@ -92,16 +92,22 @@ func decodeDocument(s string, d *topicdv1.Document) bool {
 		}
 		field := s[:fn]
 		s = s[fn:]
-		switch {
-		case num == wire.DocumentID && typ == protowire.BytesType:
-			d.Id = bytesValue(field)
-		case num == wire.DocumentText && typ == protowire.BytesType:
-			d.Text = bytesValue(field)
-		case num == wire.DocumentTitle && typ == protowire.BytesType:
-			d.Title = bytesValue(field)
-		case num == wire.DocumentContentType && typ == protowire.VarintType:
+		if typ != protowire.BytesType {
+			if num != wire.DocumentContentType || typ != protowire.VarintType {
+				return false
+			}
 			// An enum is an int32 on the wire: protobuf-go keeps the low 32 bits.
 			d.ContentType = topicdv1.ContentType(int32(varintValue(field)))
+			continue
+		}
+		v := bytesValue(field)
+		switch num {
+		case wire.DocumentID:
+			d.Id = v
+		case wire.DocumentText:
+			d.Text = v
+		case wire.DocumentTitle:
+			d.Title = v
 		default:
 			return false
 		}
