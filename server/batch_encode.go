@@ -10,8 +10,8 @@ import (
 
 // A ClassifyBatchResponse of 1000 documents is the largest message the server sends, and
 // protobuf-go's reflective marshal of it (a size pass, then an append pass, both walking
-// descriptors per field) was about 12% of the server's CPU under topicctl batch.
-// marshalBatchResponse writes the same bytes straight from the Go structs: every field of
+// descriptors per field) showed in the server's profile under topicctl batch
+// (docs/performance.md). marshalBatchResponse writes the same bytes straight from the Go structs: every field of
 // Classification and of the messages inside it, as internal/wire's field table lists them (a
 // test fails on a field of the API missing there, and another fills every field at random and
 // compares the bytes with proto.Marshal's). It relies on what the server builds: no unknown

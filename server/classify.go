@@ -117,8 +117,8 @@ const overlapMemory = time.Second
 // reports whether to split it over the workers, so that one call can use every core. Only a
 // call of a client that sends one batch at a time is split: a client with several calls in
 // flight already keeps the cores busy, and splitting its calls only adds goroutine switches
-// (about 8% of the server's CPU under topicctl batch's 4 calls). Such calls are not always in
-// the handler at the same moment (they are also being received and sent), hence the memory.
+// (see docs/performance.md). Such calls are not always in the handler at the same moment (they
+// are also being received and sent), hence the memory.
 func (s *Server) batchStarted() bool {
 	now := s.since(s.started)
 	if s.batchCalls.Add(1) > 1 {
@@ -174,8 +174,8 @@ func (s *Server) classify(ctx context.Context, cb *classificationBlock, e *model
 	if err := s.validateDocument(d); err != nil {
 		return nil, err
 	}
-	// Without metrics (the default) the clock is not read: two reads are about 3% of the
-	// server's CPU on short documents.
+	// Without metrics (the default) the clock is not read: on short documents two reads are a
+	// share of the work worth saving (docs/performance.md).
 	var start time.Time
 	if e.metrics != nil {
 		start = time.Now()
