@@ -1,6 +1,7 @@
 package training
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"maps"
@@ -60,6 +61,10 @@ type Config struct {
 	MaxDocsPerLabel int
 	// MinTermCount drops terms seen fewer times than this in all training documents together.
 	MinTermCount int
+	// MaxTerms, when positive, keeps only that many terms (of those MinTermCount keeps): the ones
+	// whose counts say most about the label, by the largest chi-squared statistic of the term
+	// against any one label (see selectTerms).
+	MaxTerms int
 	// Provenance recorded in the model file. TrainedAt stays zero unless set, so training is
 	// byte-reproducible; Settings are merged over the settings Train records itself.
 	Corpus       string
@@ -208,16 +213,24 @@ func count(examples []Example, cfg Config) (classifier.Parts, *text.NaiveBayes, 
 	}
 	// Padding changes the order of short terms; the file wants byte order.
 	slices.Sort(terms)
-	c := classifier.Counts{Documents: slices.Clone(nb.Count)}
+	counts := make(map[string][]uint64, len(terms))
+	kept := terms[:0:0]
 	for _, t := range terms {
 		w, ok := nb.Words.Get(gomlKey(t))
 		if !ok || len(w.Count) != k {
 			return none, nil, fmt.Errorf("goml lost the term %q", t)
 		}
-		if w.Seen < uint64(cfg.MinTermCount) {
-			continue
+		if w.Seen >= uint64(cfg.MinTermCount) {
+			kept = append(kept, t)
+			counts[t] = w.Count
 		}
-		for _, n := range w.Count {
+	}
+	if cfg.MaxTerms > 0 && len(kept) > cfg.MaxTerms {
+		kept = selectTerms(kept, counts, cfg.MaxTerms)
+	}
+	c := classifier.Counts{Documents: slices.Clone(nb.Count)}
+	for _, t := range kept {
+		for _, n := range counts[t] {
 			if n > math.MaxUint32 {
 				return none, nil, fmt.Errorf("term %q: count %d too large", t, n)
 			}
@@ -234,6 +247,9 @@ func count(examples []Example, cfg Config) (classifier.Parts, *text.NaiveBayes, 
 		"train.max_docs_per_label":  strconv.Itoa(cfg.MaxDocsPerLabel),
 		"train.min_term_count":      strconv.Itoa(cfg.MinTermCount),
 		"train.examples":            strconv.Itoa(len(examples)),
+	}
+	if cfg.MaxTerms > 0 {
+		settings["train.max_terms"] = strconv.Itoa(cfg.MaxTerms)
 	}
 	maps.Copy(settings, cfg.Settings)
 	p := classifier.Parts{
@@ -253,4 +269,53 @@ func count(examples []Example, cfg Config) (classifier.Parts, *text.NaiveBayes, 
 		License: cfg.License,
 	}
 	return p, nb, nil
+}
+
+// selectTerms returns the n terms (in their order in terms) with the largest chi-squared
+// statistic of term occurrence against label, the largest over the labels: for term t and label
+// c, the 2x2 table of term counts (t or another term) by (c or another label). Ties keep the
+// earlier term, so the result is deterministic.
+func selectTerms(terms []string, counts map[string][]uint64, n int) []string {
+	var k int
+	for _, t := range terms {
+		k = len(counts[t])
+		break
+	}
+	perLabel := make([]float64, k)
+	var total float64
+	for _, t := range terms {
+		for c, v := range counts[t] {
+			perLabel[c] += float64(v)
+			total += float64(v)
+		}
+	}
+	score := make([]float64, len(terms))
+	for i, t := range terms {
+		var nt float64
+		for _, v := range counts[t] {
+			nt += float64(v)
+		}
+		for c, v := range counts[t] {
+			a := float64(v)       // t in c
+			b := nt - a           // t elsewhere
+			cc := perLabel[c] - a // other terms in c
+			d := total - nt - cc  // other terms elsewhere
+			den := (a + cc) * (b + d) * (a + b) * (cc + d)
+			if den > 0 {
+				score[i] = max(score[i], total*(a*d-b*cc)*(a*d-b*cc)/den)
+			}
+		}
+	}
+	order := make([]int, len(terms))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(x, y int) int { return cmp.Compare(score[y], score[x]) })
+	order = order[:n]
+	slices.Sort(order)
+	out := make([]string, n)
+	for i, j := range order {
+		out[i] = terms[j]
+	}
+	return out
 }

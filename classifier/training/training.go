@@ -58,6 +58,9 @@ type Recipe struct {
 	Scoring   classifier.ScoringConfig
 	// MinTermCount drops terms seen fewer times in all training rows together.
 	MinTermCount int
+	// MaxTerms, when positive, keeps only that many terms, those most tied to one label
+	// (Config.MaxTerms).
+	MaxTerms int
 	// MaxDocsPerLabel, when positive, keeps at most that many rows of each label.
 	MaxDocsPerLabel int
 	// DropTextLabels leaves out of training the rows whose label was decided from their text
@@ -169,6 +172,9 @@ func (r Recipe) Check() error {
 		if !(w > 0) || math.IsInf(w, 0) {
 			return fmt.Errorf("label weight %s=%v: want a positive number", l, w)
 		}
+	}
+	if r.MaxTerms < 0 {
+		return fmt.Errorf("max terms %d: want 0 (all) or more", r.MaxTerms)
 	}
 	if _, err := ParseCalibrationFit(r.Calibrate); err != nil {
 		return err
@@ -288,6 +294,7 @@ func (r Recipe) config() Config {
 		Scoring:         s,
 		MaxDocsPerLabel: r.MaxDocsPerLabel,
 		MinTermCount:    r.MinTermCount,
+		MaxTerms:        r.MaxTerms,
 		Settings:        r.Settings(),
 	}
 }

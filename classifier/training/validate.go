@@ -17,6 +17,9 @@ type Validation struct {
 	Report      Report
 	// Long scores long documents made of 3 to 30 held-out rows of one label.
 	Long *Report `json:",omitempty"`
+	// AtMix re-weights Report's predictions to the label mixes of ReportMixes: the corpus' own
+	// (a stream that is mostly the fallback label) and those of the hand-written probe sets.
+	AtMix []MixReport `json:",omitempty"`
 }
 
 // Validate measures the recipe on held-out rows of exs as Recipe.Validation says: it trains with
@@ -100,6 +103,20 @@ func (r Recipe) Validate(ctx context.Context, exs []Example, corpus string) (*Va
 		}
 	}
 	v := &Validation{Report: Evaluate(modelLabels, preds), Calibration: cal}
+	corpusMix := map[string]float64{}
+	for _, l := range labels {
+		corpusMix[l] += 1 / float64(len(labels))
+	}
+	for _, rm := range ReportMixes {
+		mix := rm.Mix
+		if mix == nil {
+			mix = corpusMix
+		}
+		if !sameLabels(mix, modelLabels) {
+			continue
+		}
+		v.AtMix = append(v.AtMix, EvaluateAtMix(rm.Name, modelLabels, preds, mix))
+	}
 	if len(longPreds) > 0 {
 		lr := Evaluate(modelLabels, longPreds)
 		v.Long = &lr
@@ -116,4 +133,17 @@ func pick(exs []Example, idx []int) []Example {
 		out[i] = exs[j]
 	}
 	return out
+}
+
+// sameLabels reports whether mix names exactly the labels.
+func sameLabels(mix map[string]float64, labels []string) bool {
+	if len(mix) != len(labels) {
+		return false
+	}
+	for _, l := range labels {
+		if _, ok := mix[l]; !ok {
+			return false
+		}
+	}
+	return true
 }

@@ -27,6 +27,23 @@ func printValidation(w io.Writer, v *training.Validation) {
 		fmt.Fprintln(w, "\nlong documents:")
 		printReport(w, *v.Long)
 	}
+	if len(v.AtMix) > 0 {
+		fmt.Fprintln(w, "\nthe held-out rows re-weighted to other label mixes (recall as measured; precision, accuracy and ECE as a stream so mixed would see them):")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprint(tw, "mix\taccuracy\tmacro-F1\tECE\t")
+		for _, m := range v.AtMix[0].Labels {
+			fmt.Fprintf(tw, "%s P/R\t", m.Label)
+		}
+		fmt.Fprintln(tw)
+		for _, r := range v.AtMix {
+			fmt.Fprintf(tw, "%s\t%.3f\t%.3f\t%.3f\t", r.Name, r.Accuracy, r.MacroF1, r.ExpectedCalibrationError)
+			for _, m := range r.Labels {
+				fmt.Fprintf(tw, "%.2f/%.2f\t", m.Precision, m.Recall)
+			}
+			fmt.Fprintln(tw)
+		}
+		tw.Flush()
+	}
 	fmt.Fprintln(w)
 }
 

@@ -32,6 +32,7 @@ type recipeFlags struct {
 	stopWords    bool
 	bigrams      bool
 	minTermCount int
+	maxTerms     int
 	maxDocs      int
 	textLabels   string
 	calibrate    string
@@ -65,6 +66,7 @@ func (s *recipeFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&s.stopWords, "stop-words", r.Tokenizer.DropStopWords, "drop English stop words")
 	fs.BoolVar(&s.bigrams, "bigrams", r.Tokenizer.Bigrams, "add word pairs as terms")
 	fs.IntVar(&s.minTermCount, "min-term-count", r.MinTermCount, "drop terms seen fewer times in all training rows")
+	fs.IntVar(&s.maxTerms, "max-terms", r.MaxTerms, "keep only this many terms, those with the largest chi-squared statistic against a label (0: all)")
 	fs.IntVar(&s.maxDocs, "max-docs-per-label", r.MaxDocsPerLabel, "keep at most this many rows of each label (0: all)")
 	fs.StringVar(&s.textLabels, "text-labels", textLabels, "training rows with label_source=text: keep or drop")
 	fs.StringVar(&s.calibrate, "calibrate", r.Calibrate, "calibration to fit: none, temperature, length (temperature growing with ln n), power (growing with a power of n), bias, length+bias or power+bias")
@@ -92,6 +94,7 @@ func (s *recipeFlags) recipe() (training.Recipe, error) {
 		Fallback:           s.fallback,
 		Tokenizer:          classifier.TokenizerConfig{MinLength: s.minLength, DropNumbers: s.dropNumbers, DropStopWords: s.stopWords, Bigrams: s.bigrams},
 		MinTermCount:       s.minTermCount,
+		MaxTerms:           s.maxTerms,
 		MaxDocsPerLabel:    s.maxDocs,
 		Calibrate:          s.calibrate,
 		CalibrationFolds:   s.calFolds,
