@@ -1,16 +1,23 @@
 #!/usr/bin/python3
 """Peers, side by side: scikit-learn MultinomialNB and ComplementNB and fastText supervised,
-trained on the same training split as topicd and scored on the same validation split.
+trained on the same training rows as topicd and scored on the same validation rows, for each
+version of the news-topics corpus.
 
 Install (Debian): apt-get install -y python3-sklearn fasttext
 Run with the system python (a pyenv python on PATH may lack scikit-learn):
 
-    /usr/bin/python3 scripts/peers/peers.py --data ../shared/corpus/news-topics-train.jsonl
-    /usr/bin/python3 scripts/peers/peers.py --data ... --topicd   # adds topicd's row (go run topicctl)
+    /usr/bin/python3 scripts/peers/peers.py                      # both versions, one row each
+    /usr/bin/python3 scripts/peers/peers.py --corpus v2 --topicd # v2 only; adds topicd's row
 
-The split is topicd's default `--validate newest=0.2`: for every label, the newest 20 % of that
-label's rows by date validate and the rest train (ties broken by row order). A single date cutoff
-is not used because diplomacy and other stop in 2021 (see docs/accuracy.md).
+--corpus v1, v2 or v1,v2 (the default) says which versions of ../shared/corpus (--corpus-dir) the
+models train on; every model is scored on the same validation rows: the newest 20 % of each label
+of the newest version asked for (for v2, a stream that is mostly `other`, crime, conflict and
+politics included), and a model trained on version 1 trains on its rows that are not among them.
+--data FILE trains and validates on one corpus file of your own instead.
+
+For every label, the newest 20 % of that label's rows by date validate (topicd's default
+`--validate newest=0.2`, ties broken by row order). A single date cutoff is not used because
+diplomacy and other stop in 2021 (see docs/accuracy.md).
 
 The long-document columns score concatenations of 3 to 30 validation items of one label, built
 exactly as `topicctl eval --long N` builds them.
@@ -172,9 +179,9 @@ def topicd_peer(train, valid, tmp, repo, long_n, settings, also):
     return json.loads(out), extra
 
 
-def row(name, short, longr):
+def row(name, version, short, longr):
     cy = short["per_label"].get("cybersecurity", (0, 0, 0, 0))
-    cells = [name, "%.3f" % short["macro_f1"], "%.3f" % short["balanced_macro_f1"], "%.3f" % short["accuracy"]]
+    cells = [name, version, "%.3f" % short["macro_f1"], "%.3f" % short["balanced_macro_f1"], "%.3f" % short["accuracy"]]
     for l in LABELS:
         p, r, _, _ = short["per_label"].get(l, (0, 0, 0, 0))
         cells.append("%.2f/%.2f" % (p, r))
@@ -182,9 +189,40 @@ def row(name, short, longr):
     return "| " + " | ".join(cells) + " |"
 
 
+CORPORA = {"v1": "news-topics-train.jsonl", "v2": "news-topics-train-v2.jsonl"}
+
+
+def splits(args):
+    """The training rows of each corpus version asked for, and the one validation set they are all
+    scored on. With --data: that file alone, split by newest rows. Otherwise the validation rows
+    are the newest 20 % of each label of the newest version asked for (v2: a stream that is mostly
+    `other`, crime, conflict and politics included); an older version trains on its rows that are
+    not validation rows of the newer one (version 1's rows are a subset of version 2's, same ids),
+    so every model is scored on the same rows and none has trained on them."""
+    if args.data:
+        train, valid = split_newest(load(args.data), args.fraction)
+        return [(os.path.basename(args.data), train)], valid
+    versions = [v.strip() for v in args.corpus.split(",") if v.strip()]
+    for v in versions:
+        if v not in CORPORA:
+            sys.exit("--corpus %r: want v1, v2 or v1,v2" % args.corpus)
+    data = {v: load(os.path.join(args.corpus_dir, CORPORA[v])) for v in versions}
+    newest = max(versions)
+    train, valid = split_newest(data[newest], args.fraction)
+    held = {r["id"] for r in valid}
+    out = []
+    for v in versions:
+        rows = train if v == newest else [r for r in data[v] if r["id"] not in held]
+        out.append(("corpus " + v, rows))
+    return out, valid
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default="../shared/corpus/news-topics-train.jsonl")
+    ap.add_argument("--corpus", default="v1,v2",
+                    help="corpus versions to train on: v1, v2 or v1,v2 (default: both, one row each)")
+    ap.add_argument("--corpus-dir", default="../shared/corpus", help="where the corpus versions are")
+    ap.add_argument("--data", help="train and validate on this corpus file instead of --corpus")
     ap.add_argument("--fraction", type=float, default=0.2, help="newest share of each label that validates")
     ap.add_argument("--long", type=int, default=100, help="long documents per label")
     ap.add_argument("--topicd", action="store_true", help="also train and score topicd (needs go)")
@@ -192,64 +230,68 @@ def main():
     ap.add_argument("--also", action="append", default=[], metavar="FILE.jsonl",
                     help="also score every model on this labelled set (repeatable)")
     ap.add_argument("--write-split", metavar="DIR",
-                    help="also write the split as DIR/train.jsonl and DIR/valid.jsonl")
+                    help="also write the split as DIR/train.jsonl (of the newest version) and DIR/valid.jsonl")
     args = ap.parse_args()
     extras = [load(p) for p in args.also]
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    rows = load(args.data)
-    train, valid = split_newest(rows, args.fraction)
+    trains, valid = splits(args)
     longs = long_docs(valid, args.long)
     if args.write_split:
         os.makedirs(args.write_split, exist_ok=True)
-        for name, part in (("train.jsonl", train), ("valid.jsonl", valid)):
+        for name, part in (("train.jsonl", trains[-1][1]), ("valid.jsonl", valid)):
             with open(os.path.join(args.write_split, name), "w", encoding="utf-8") as f:
                 for r in part:
                     f.write(json.dumps(r) + "\n")
-    print("train %d rows, validate %d rows, %d long documents" % (len(train), len(valid), len(longs)),
-          file=sys.stderr)
-    head = ("| model | macro-F1 | balanced macro-F1 | accuracy | " + " | ".join("%s P/R" % l for l in LABELS)
+    for name, train in trains:
+        print("%s: train %d rows" % (name, len(train)), file=sys.stderr)
+    print("validate %d rows, %d long documents" % (len(valid), len(longs)), file=sys.stderr)
+    head = ("| model | trained on | macro-F1 | balanced macro-F1 | accuracy | " + " | ".join("%s P/R" % l for l in LABELS)
             + " | cyber recall | ECE | long acc | long ECE |")
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
-    with tempfile.TemporaryDirectory() as tmp:
-        tests = [valid, longs] + extras
-        extra_rows = []
-        peers = [("sklearn MultinomialNB", lambda: sklearn_peer("mnb", train, tests)),
-                 ("sklearn ComplementNB", lambda: sklearn_peer("cnb", train, tests)),
-                 ("fastText supervised", lambda: fasttext_peer(train, tests, tmp))]
-        for name, fit in peers:
-            (sp, sc), (lp, lc), *more = fit()
-            print(row(name, metrics([r["label"] for r in valid], sp, sc),
-                      metrics([r["label"] for r in longs], lp, lc)), flush=True)
-            for path, rows_, (ep, ec) in zip(args.also, extras, more):
-                extra_rows.append(extra_row(name, path, metrics([r["label"] for r in rows_], ep, ec)))
-        if args.topicd:
-            rep, more = topicd_peer(train, valid, tmp, repo, args.long, args.topicd_flag, args.also)
-
-            def conv(e):
-                labs = [m["Label"] for m in e["Labels"]]
-                y_true, y_pred = [], []
-                for i, row in enumerate(e["Confusion"]):
-                    for j, n in enumerate(row):
-                        y_true += [labs[i]] * n
-                        y_pred += [labs[j]] * n
-                out = metrics(y_true, y_pred, [1.0] * len(y_true))
-                out["ece"] = e["ExpectedCalibrationError"]
-                return out
-            print(row("topicd", conv(rep["Report"]), conv(rep["Long"])))
-            for path, e in zip(args.also, more):
-                extra_rows.append(extra_row("topicd", path, conv(e)))
-        if extra_rows:
-            print()
-            head = "| model | set | macro-F1 | accuracy | " + " | ".join("%s P/R" % l for l in LABELS) + " | ECE |"
-            print(head)
-            print("|" + "---|" * (head.count("|") - 1))
-            for r in sorted(extra_rows, key=lambda r: r[0]):
-                print(r[1])
+    extra_rows = []
+    for version, train in trains:
+        with tempfile.TemporaryDirectory() as tmp:
+            tests = [valid, longs] + extras
+            peers = [("sklearn MultinomialNB", lambda: sklearn_peer("mnb", train, tests)),
+                     ("sklearn ComplementNB", lambda: sklearn_peer("cnb", train, tests)),
+                     ("fastText supervised", lambda: fasttext_peer(train, tests, tmp))]
+            for name, fit in peers:
+                (sp, sc), (lp, lc), *more = fit()
+                print(row(name, version, metrics([r["label"] for r in valid], sp, sc),
+                          metrics([r["label"] for r in longs], lp, lc)), flush=True)
+                for path, rows_, (ep, ec) in zip(args.also, extras, more):
+                    extra_rows.append(extra_row(name, version, path, metrics([r["label"] for r in rows_], ep, ec)))
+            if args.topicd:
+                rep, more = topicd_peer(train, valid, tmp, repo, args.long, args.topicd_flag, args.also)
+                print(row("topicd", version, conv(rep["Report"]), conv(rep["Long"])), flush=True)
+                for path, e in zip(args.also, more):
+                    extra_rows.append(extra_row("topicd", version, path, conv(e)))
+    if extra_rows:
+        print()
+        head = ("| model | trained on | set | macro-F1 | accuracy | " + " | ".join("%s P/R" % l for l in LABELS)
+                + " | ECE |")
+        print(head)
+        print("|" + "---|" * (head.count("|") - 1))
+        for r in sorted(extra_rows, key=lambda r: r[0]):
+            print(r[1])
 
 
-def extra_row(name, path, m):
-    cells = [name, os.path.basename(path), "%.3f" % m["macro_f1"], "%.3f" % m["accuracy"]]
+def conv(e):
+    """metrics() of a `topicctl eval --json` report, from its confusion matrix and its ECE."""
+    labs = [m["Label"] for m in e["Labels"]]
+    y_true, y_pred = [], []
+    for i, row_ in enumerate(e["Confusion"]):
+        for j, n in enumerate(row_):
+            y_true += [labs[i]] * n
+            y_pred += [labs[j]] * n
+    out = metrics(y_true, y_pred, [1.0] * len(y_true))
+    out["ece"] = e["ExpectedCalibrationError"]
+    return out
+
+
+def extra_row(name, version, path, m):
+    cells = [name, version, os.path.basename(path), "%.3f" % m["macro_f1"], "%.3f" % m["accuracy"]]
     for l in LABELS:
         p, r, _, _ = m["per_label"].get(l, (0, 0, 0, 0))
         cells.append("%.2f/%.2f" % (p, r))
