@@ -141,7 +141,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--topicctl", default="/tmp/topicctl")
     ap.add_argument("--data", default="../shared/corpus/news-topics-train-v2.jsonl")
-    ap.add_argument("--only", help="run only rows whose name contains this")
+    ap.add_argument("--only", action="append", default=[], help="run only rows whose name contains this (repeatable: any of them)")
     ap.add_argument("--no-valid", action="store_true", help="only the --also table")
     ap.add_argument("--newest-only", action="store_true", help="skip the slower k-fold column")
     ap.add_argument("--flags", help="extra flags for every row (a quick what-if)", default="")
@@ -149,7 +149,7 @@ def main():
                     help="also train each row on every corpus row and score it on this file (repeatable)")
     args = ap.parse_args()
     extra = args.flags.split()
-    rows = [(name, flags) for name, flags in ROWS if not args.only or args.only in name]
+    rows = [(name, flags) for name, flags in ROWS if not args.only or any(o in name for o in args.only)]
     cols = "accuracy | macro-F1 | balanced macro-F1 | cyber P/R | diplomacy P/R | ECE | long ECE"
     if args.no_valid:
         pass
