@@ -272,7 +272,10 @@ func logit(p float64) float64 {
 
 // topicFeatures fills x with topic label c's features: conf holds the document's confidences
 // under the model's calibration, p its passages (nil when none were scored).
-func topicFeatures(x *[NumTopicFeatures]float64, c, fallback int, conf []float64, p *passages, known int) {
+//
+// With weights (a TopicFit's) it computes only the features whose weight is not 0, and leaves
+// the others 0: each costs a logarithm, a noticeable share of classifying a short document.
+func topicFeatures(x *[NumTopicFeatures]float64, c, fallback int, conf []float64, p *passages, known int, weights []float64) {
 	share, wins, peak := conf[c], 0.0, conf[c]
 	pair := 0.5
 	if d := conf[c] + conf[fallback]; d > 0 {
@@ -293,13 +296,30 @@ func topicFeatures(x *[NumTopicFeatures]float64, c, fallback int, conf []float64
 			wins = 1
 		}
 	}
-	x[FeatureConfidence] = logit(conf[c])
-	x[FeatureShare] = logit(share)
-	x[FeatureWins] = logit(0.01 + 0.98*wins)
-	x[FeaturePeak] = logit(peak)
-	x[FeatureLength] = math.Log1p(float64(known))
-	x[FeaturePair] = logit(pair)
-	x[FeaturePairPeak] = logit(pairPeak)
+	need := func(f TopicFeature) bool {
+		return weights == nil || (1+int(f) < len(weights) && weights[1+int(f)] != 0)
+	}
+	if need(FeatureConfidence) {
+		x[FeatureConfidence] = logit(conf[c])
+	}
+	if need(FeatureShare) {
+		x[FeatureShare] = logit(share)
+	}
+	if need(FeatureWins) {
+		x[FeatureWins] = logit(0.01 + 0.98*wins)
+	}
+	if need(FeaturePeak) {
+		x[FeaturePeak] = logit(peak)
+	}
+	if need(FeatureLength) {
+		x[FeatureLength] = math.Log1p(float64(known))
+	}
+	if need(FeaturePair) {
+		x[FeaturePair] = logit(pair)
+	}
+	if need(FeaturePairPeak) {
+		x[FeaturePairPeak] = logit(pairPeak)
+	}
 }
 
 // TopicFeatures returns, for each topic label in model order, the features its logistic
@@ -328,7 +348,7 @@ func (m *Model) TopicFeaturesAt(title, text string, window int, temperature floa
 			continue
 		}
 		var x [NumTopicFeatures]float64
-		topicFeatures(&x, c, m.fallback, conf, p, st.KnownTokens)
+		topicFeatures(&x, c, m.fallback, conf, p, st.KnownTokens, nil)
 		out = append(out, x)
 	}
 	return out
@@ -355,7 +375,7 @@ func (m *Model) scoreTopics(dst []TopicScore, conf []float64, p *passages, known
 		ts := TopicScore{Topic: l, Probability: conf[c], Threshold: defaultTopicThreshold}
 		if len(m.topics.Topics) > 0 {
 			var x [NumTopicFeatures]float64
-			topicFeatures(&x, c, m.fallback, conf, p, known)
+			topicFeatures(&x, c, m.fallback, conf, p, known, m.topics.Topics[j].Weights)
 			ts.Probability = m.topicProbability(j, &x)
 			ts.Threshold = m.topics.Topics[j].Threshold
 		}

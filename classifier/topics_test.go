@@ -126,7 +126,7 @@ func referenceTopicFeatures(m *Model, title, text string, window int) [][NumTopi
 			continue
 		}
 		var x [NumTopicFeatures]float64
-		topicFeatures(&x, c, m.fallback, conf, &p, st.KnownTokens)
+		topicFeatures(&x, c, m.fallback, conf, &p, st.KnownTokens, nil)
 		out = append(out, x)
 	}
 	return out
