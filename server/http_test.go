@@ -434,3 +434,39 @@ func TestHTTPStreamBadLine(t *testing.T) {
 		t.Errorf("stream with a bad second line = %d\n%s\nwant the first answer, then an error naming document 2", code, out)
 	}
 }
+
+// FuzzHTTPRequest sends arbitrary bodies to the API's routes: every answer is a JSON object
+// (an answer or a google.rpc.Status) with a status below 500, whatever the body.
+func FuzzHTTPRequest(f *testing.F) {
+	env := newTestEnv(f, nil, Options{MaxDocumentBytes: 4096})
+	front, err := env.srv.NewHTTPFront(HTTPOptions{MaxBodyBytes: 16 << 10})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(front.Close)
+	routes := []string{"/v1/classify", "/v1/classify:batch", "/v1/classify:stream"}
+	f.Add(uint8(0), `{"document": {"text": "Hackers stole files"}, "options": {"explain": true}}`)
+	f.Add(uint8(0), `{"document": {"text": "<p>x</p>", "contentType": "CONTENT_TYPE_HTML"}}`)
+	f.Add(uint8(1), `{"documents": [{"id": "1", "text": "a"}, {"text": ""}], "options": {"labelMix": {"other": 0.5}}}`)
+	f.Add(uint8(2), "{\"document\": {\"text\": \"a\"}}\n{\"document\": {\"text\": \"\"}}\n")
+	f.Add(uint8(0), `{"document": {"text": "x"}, "options": {"minConfidence": "NaN", "topK": 4294967295}}`)
+	f.Fuzz(func(t *testing.T, route uint8, body string) {
+		path := routes[int(route)%len(routes)]
+		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+		w := httptest.NewRecorder()
+		front.ServeHTTP(w, req)
+		if w.Code >= 500 {
+			t.Fatalf("POST %s %q = %d %s", path, body, w.Code, w.Body.String())
+		}
+		out := strings.TrimSpace(w.Body.String())
+		if out == "" && path == "/v1/classify:stream" {
+			return // a stream of no documents has no answers
+		}
+		for _, line := range strings.Split(out, "\n") {
+			var v map[string]any
+			if err := json.Unmarshal([]byte(line), &v); err != nil {
+				t.Fatalf("POST %s %q = %d, answer line %q is not a JSON object: %v", path, body, w.Code, line, err)
+			}
+		}
+	})
+}
