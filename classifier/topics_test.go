@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -236,5 +237,40 @@ func TestTopicCalibrationFile(t *testing.T) {
 		if _, err := m.WithTopicCalibration(c); !errors.Is(err, ErrInvalidModel) {
 			t.Errorf("bad calibration %d: err %v, want ErrInvalidModel", i, err)
 		}
+	}
+}
+
+// TestTopicsIgnoreLabelMixAndTopK: a request's label mix re-weights the label confidences, not
+// the topics, which read the model's own calibration; top_k trims the labels, not the topics.
+func TestTopicsIgnoreLabelMixAndTopK(t *testing.T) {
+	m, err := newTestModel(tinyExamples4([]string{"a", "b", "c"}), Parts{Labels: []string{"a", "b", "c"}, Fallback: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err = m.WithTopicCalibration(testTopicCalibration(m, 4)); err != nil {
+		t.Fatal(err)
+	}
+	text := "Hackers breached the servers. Refugees crossed the border at night."
+	plain, err := m.Classify("", text, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mixed, err := m.Classify("", text, Options{LabelMix: map[string]float64{"a": 0.9}, TopK: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	confA := func(r Result) float64 {
+		for _, s := range r.Scores {
+			if s.Label == "a" {
+				return s.Confidence
+			}
+		}
+		return -1
+	}
+	if len(mixed.Scores) != 1 || mixed.Scores[0].Label != "a" || !(confA(mixed) > confA(plain)) {
+		t.Fatalf("label mix a=0.9 and top_k 1 gave %v (without: %v), want a alone and surer", mixed.Scores, plain.Scores)
+	}
+	if !reflect.DeepEqual(plain.Topics, mixed.Topics) {
+		t.Errorf("topics with a label mix and top_k 1 %v, without %v", mixed.Topics, plain.Topics)
 	}
 }
