@@ -215,6 +215,10 @@ func New(reg *Registry, opts Options) *Server {
 	}
 }
 
+// BufferedBytes returns what open streams hold between receiving and answering, as counted
+// against Options.MaxBufferedBytes. Safe for concurrent use.
+func (s *Server) BufferedBytes() int64 { return s.buffered.used.Load() }
+
 // Drain tells open streams that the server is going away: each stops reading, sends the results
 // of the documents it already took, and ends with UNAVAILABLE, which clients retry on another
 // replica. Unary calls are not affected; call Drain before grpc.Server.GracefulStop. Drain may be

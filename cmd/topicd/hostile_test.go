@@ -165,6 +165,11 @@ func TestNonUTF8ModelName(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	for _, want := range []string{"topicd_stream_buffered_bytes 0", "topicd_log_lines_dropped_total 0"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("GET /metrics lacks %q", want)
+		}
+	}
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `topicd_model_load_error{model="m\\xff"} 1`) {
 		t.Errorf("GET /metrics = %d, want 200 with the model's load error:\n%.2000s", resp.StatusCode, body)
 	}

@@ -57,8 +57,9 @@
 // handling-time histograms, and topicd_documents_classified_total{model,label},
 // topicd_documents_rejected_total{code}, topicd_document_size_bytes{model},
 // topicd_classification_duration_seconds{model}, topicd_model_loads_total{model,result},
-// topicd_model_load_error{model} and topicd_model_info{model,version,default}, plus the Go and
-// process collectors.
+// topicd_model_load_error{model}, topicd_model_info{model,version,default},
+// topicd_stream_buffered_bytes (against --max-buffered-bytes) and topicd_log_lines_dropped_total,
+// plus the Go and process collectors.
 //
 // # TLS
 //

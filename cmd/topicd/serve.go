@@ -84,6 +84,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Metrics:           metrics,
 		MaxHTMLBytes:      cfg.MaxHTMLBytes,
 	})
+	if metrics != nil {
+		promReg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "topicd_stream_buffered_bytes",
+			Help: "Bytes of ClassifyStream documents and answers held between receiving and answering, against --max-buffered-bytes.",
+		}, func() float64 { return float64(srv.BufferedBytes()) }))
+	}
 
 	opts, err := grpcOptions(cfg)
 	if err != nil {
