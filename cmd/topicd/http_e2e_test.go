@@ -347,3 +347,39 @@ func TestHTTPOffByEnvironment(t *testing.T) {
 	}
 	t.Fatal("topicd did not log its serving line")
 }
+
+// An NDJSON stream lasts as long as its job: --http-read-timeout, meant for one request body,
+// does not cut it.
+func TestHTTPStreamOutlivesReadTimeout(t *testing.T) {
+	p := startTopicd(t, "--http-read-header-timeout", "1s", "--http-read-timeout", "1s")
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	req, err := http.NewRequestWithContext(testCtx(t), "POST", "http://"+httpAddr(t, p)+"/v1/classify:stream", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	respc := make(chan *http.Response, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+		}
+		respc <- resp
+	}()
+	pw.Write([]byte(`{"document": {"id": "1", "text": "Hackers stole files"}}` + "\n"))
+	resp := <-respc
+	if resp == nil {
+		t.FailNow()
+	}
+	defer resp.Body.Close()
+	lines := bufio.NewScanner(resp.Body)
+	for i := range 3 {
+		if i > 0 {
+			time.Sleep(1500 * time.Millisecond) // past the read timeout
+			pw.Write([]byte(`{"document": {"id": "` + string(rune('1'+i)) + `", "text": "Treaty signed in Geneva"}}` + "\n"))
+		}
+		if !lines.Scan() || !strings.Contains(lines.Text(), `"classification"`) {
+			t.Fatalf("stream answer %d after %d pauses longer than the read timeout = %q (%v), want a classification", i+1, i, lines.Text(), lines.Err())
+		}
+	}
+}
