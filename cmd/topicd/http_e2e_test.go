@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -381,5 +382,34 @@ func TestHTTPStreamOutlivesReadTimeout(t *testing.T) {
 		if !lines.Scan() || !strings.Contains(lines.Text(), `"classification"`) {
 			t.Fatalf("stream answer %d after %d pauses longer than the read timeout = %q (%v), want a classification", i+1, i, lines.Text(), lines.Err())
 		}
+	}
+}
+
+// A keep-alive connection left idle is closed after --http-idle-timeout.
+func TestHTTPIdleTimeout(t *testing.T) {
+	p := startTopicd(t, "--http-idle-timeout", "1s")
+	conn, err := net.Dial("tcp", httpAddr(t, p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("GET /healthz HTTP/1.1\r\nHost: topicd\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Close {
+		t.Fatalf("GET /healthz = %s (close %v), want 200 on a kept-alive connection", resp.Status, resp.Close)
+	}
+	// Nothing more is sent; the server must close the connection (bounded by the test's own
+	// deadline, far past the idle timeout).
+	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if n, err := r.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("idle keep-alive connection: read %d bytes, %v; want it closed by the server", n, err)
 	}
 }
