@@ -14,7 +14,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/test/bufconn"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	topicdv1 "github.com/topicd/topicd/proto/topicd/v1"
 )
@@ -55,18 +54,9 @@ type HTTPFront struct {
 	metrics *HTTPMetrics
 }
 
-// jsonMarshaler is the API's JSON: protojson with the proto's camelCase names, every field
-// present in answers (so scripts find "abstained": false), unknown fields in requests refused.
-var jsonMarshaler = &runtime.JSONPb{
-	MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
-	UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-}
-
-const ndjsonType = "application/x-ndjson"
-
 // NewHTTPFront builds the HTTP front of s. Unary calls run in process through the server's
 // interceptors; ClassifyStream runs on an inner grpc.Server over an in-memory listener, with
-// s's codec and interceptors and maxMessageBytes as its message limit.
+// s's codec and interceptors, whose message limit is MaxBodyBytes and room for the envelope.
 func (s *Server) NewHTTPFront(opts HTTPOptions) (*HTTPFront, error) {
 	if opts.Logger == nil {
 		opts.Logger = s.log
