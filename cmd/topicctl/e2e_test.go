@@ -350,7 +350,11 @@ func TestBatchConnectionAge(t *testing.T) {
 	docs := testDocs(n)
 	for _, transport := range []string{"batch", "stream"} {
 		t.Run(transport, func(t *testing.T) {
-			s := startTopicd(t, "127.0.0.1:0", "--max-connection-age", "200ms", "--max-connection-age-grace", "100ms")
+			// The age must leave a stream time to answer some documents on a loaded machine
+			// under the race detector (a new connection, then its first answers), or every
+			// document can use up its attempts on streams cut before they answer; the input is
+			// paced to outlast several ages, so streams are still cut.
+			s := startTopicd(t, "127.0.0.1:0", "--max-connection-age", "1s", "--max-connection-age-grace", "500ms")
 			out := filepath.Join(t.TempDir(), "out.jsonl")
 			stdin, _, wait := startBatch(t, "--out", out, "--server", s.addr,
 				"--transport", transport, "--concurrency", "4", "--chunk", "50")
@@ -358,7 +362,7 @@ func TestBatchConnectionAge(t *testing.T) {
 				defer stdin.Close()
 				for i, d := range docs {
 					if i%100 == 0 {
-						time.Sleep(15 * time.Millisecond)
+						time.Sleep(40 * time.Millisecond) // 10,000 documents: at least 4 s
 					}
 					if _, err := stdin.Write(d); err != nil {
 						t.Errorf("write input: %v", err)
