@@ -474,6 +474,10 @@ func TestClassifyTopics(t *testing.T) {
 			t.Errorf("classify output lacks %q:\n%s", want, out)
 		}
 	}
+	cmd = exec.Command(filepath.Join(binDir, "topicctl"), "models", "--server", s.addr)
+	if out, err = cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "topic thresholds") || !strings.Contains(string(out), "diplomacy=0.") {
+		t.Errorf("topicctl models: %v, want the topic thresholds:\n%s", err, out)
+	}
 	cmd = exec.Command(filepath.Join(binDir, "topicctl"), "classify", "--server", s.addr, "--json", "--topic-threshold", "1", text)
 	out, err = cmd.CombinedOutput()
 	if err != nil {

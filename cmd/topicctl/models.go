@@ -94,6 +94,15 @@ func printModels(w io.Writer, models []*topicdv1.ModelInfo) error {
 			}
 			fmt.Fprintln(w)
 		}
+		if th := m.GetTopicThresholds(); len(th) > 0 {
+			fmt.Fprint(w, "  topic thresholds (a topic is present at this probability; --topic-threshold to change it):")
+			for _, l := range m.GetLabels() {
+				if p, ok := th[l]; ok {
+					fmt.Fprintf(w, " %s=%.3f", l, p)
+				}
+			}
+			fmt.Fprintln(w)
+		}
 		if e := m.GetEvaluation(); e != nil {
 			fmt.Fprintf(w, "  evaluated on %s:", e.GetDataset())
 			for _, lm := range e.GetLabels() {
