@@ -161,7 +161,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	license := fs.String("license", "", "licence of the training data, stored in the model (default: the news-topics credit for that corpus)")
 	var s recipeFlags
 	s.register(fs)
-	topicArticles := fs.String("topic-articles", defaultTopicArticles, "comma-separated JSONL `files` of articles labelled with every topic they are about, to rescale the topic probabilities to (\"\" for none); paths relative to the working directory")
+	topicArticles := fs.String("topic-articles", defaultTopicArticles, "comma-separated JSONL `files` of articles labelled with every topic they are about, to rescale the topic probabilities to (\"\" for none); paths relative to the working directory, so the default needs the repository's root")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: topicctl train --data FILE.jsonl --out MODEL [settings] [--validate newest=F|date=D|kfold=K|none]")
 		fmt.Fprintln(stderr, "\nThe setting defaults are those of the shipped default model, chosen on validation (docs/accuracy.md).")
@@ -192,22 +192,20 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *license != "" {
 		c.License = *license
 	}
-	if *topicArticles != "" {
+	if *topicArticles != "" && !*validateOnly {
+		// Validation never reads the articles; a model does. The default names files relative to
+		// the repository's root: without them the model would differ from the shipped one, so
+		// a missing file is an error, never a quiet change of model.
 		paths := strings.Split(*topicArticles, ",")
-		missing := false
 		for _, p := range paths {
 			if _, err := os.Stat(p); err != nil {
-				if *topicArticles != defaultTopicArticles || !errors.Is(err, os.ErrNotExist) {
-					return fmt.Errorf("train: --topic-articles: %w", err)
+				if *topicArticles == defaultTopicArticles && errors.Is(err, os.ErrNotExist) {
+					return fmt.Errorf("train: the default --topic-articles %s are not in the working directory: run from the repository's root, give their paths with --topic-articles, or pass --topic-articles= to train without rescaling the topic probabilities to them (a different model from the shipped one): %w", *topicArticles, err)
 				}
-				missing = true
+				return fmt.Errorf("train: --topic-articles: %w", err)
 			}
 		}
-		if missing {
-			// Run outside the repository's root: say so rather than build a different model
-			// without a word.
-			fmt.Fprintf(stderr, "topicctl train: the default --topic-articles (%s) are not here (run from the repository's root to use them); topic probabilities are not rescaled to articles\n", *topicArticles)
-		} else if c.TopicArticles, c.TopicArticlesName, err = training.LoadTopicArticles(paths); err != nil {
+		if c.TopicArticles, c.TopicArticlesName, err = training.LoadTopicArticles(paths); err != nil {
 			return fmt.Errorf("train: --topic-articles: %w", err)
 		}
 	}

@@ -63,8 +63,10 @@ func runTool(t *testing.T, fn func(context.Context, []string, *bytes.Buffer, *by
 	return out.String()
 }
 
+// train runs `topicctl train` without the default --topic-articles, which name files relative to
+// the repository's root (tests run in cmd/topicctl); a test may still give its own.
 func train(ctx context.Context, args []string, out, errOut *bytes.Buffer) error {
-	return runTrain(ctx, args, out, errOut)
+	return runTrain(ctx, append([]string{"--topic-articles="}, args...), out, errOut)
 }
 
 func TestTrainReproducible(t *testing.T) {
@@ -181,7 +183,7 @@ func TestTrainBadFlags(t *testing.T) {
 	for _, args := range tests {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			var o, e bytes.Buffer
-			if err := runTrain(context.Background(), args, &o, &e); err == nil {
+			if err := train(context.Background(), args, &o, &e); err == nil {
 				t.Errorf("train %v = nil error, want one", args)
 			}
 			if _, err := os.Stat(out); err == nil {
@@ -220,7 +222,7 @@ func TestTrainOwnLabels(t *testing.T) {
 	}
 	// The default label weights name labels this corpus lacks: that must fail, not be ignored.
 	var o, e bytes.Buffer
-	if err := runTrain(context.Background(), []string{"--data", corpus, "--out", model + "2", "--labels", "sport,arts", "--fallback", "arts"}, &o, &e); err == nil {
+	if err := train(context.Background(), []string{"--data", corpus, "--out", model + "2", "--labels", "sport,arts", "--fallback", "arts"}, &o, &e); err == nil {
 		t.Error("train with label weights for unknown labels = nil error, want one")
 	}
 }
@@ -241,4 +243,63 @@ func TestTrainDefaultsAreShipped(t *testing.T) {
 	if want := training.Shipped(); !reflect.DeepEqual(got, want) {
 		t.Errorf("recipe from the default flags = %+v, want training.Shipped() = %+v", got, want)
 	}
+}
+
+// TestTrainDefaultTopicArticlesMissing checks that `topicctl train` run outside the repository's
+// root, where the default --topic-articles are not, fails and says what to do rather than
+// writing a model that differs from the shipped one; that --topic-articles= trains without them;
+// and that from the root the defaults are read and named in the model's provenance.
+func TestTrainDefaultTopicArticlesMissing(t *testing.T) {
+	corpus := writeCorpus(t)
+	dir := t.TempDir()
+	model := filepath.Join(dir, "m.model")
+	// The working directory of this test is cmd/topicctl, which holds no scripts/.
+	var o, e bytes.Buffer
+	err := runTrain(context.Background(), []string{"--data", corpus, "--out", model, "--long", "3"}, &o, &e)
+	if err == nil {
+		t.Fatal("train with the default --topic-articles missing = nil error, want one")
+	}
+	for _, want := range []string{training.DefaultTopicArticles[0], "repository's root", "--topic-articles="} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if _, err := os.Stat(model); err == nil {
+		t.Errorf("train wrote %s despite failing", model)
+	}
+	// Validation reads no articles, so it runs anywhere.
+	o.Reset()
+	if err := runTrain(context.Background(), []string{"--data", corpus, "--validate-only", "--long", "3"}, &o, &e); err != nil {
+		t.Errorf("train --validate-only without the default --topic-articles: %v", err)
+	}
+	// Explicitly none: a model without the rescaling, and no articles in its provenance.
+	runTool(t, runTrainBuffers, "--data", corpus, "--out", model, "--long", "3", "--topic-articles=")
+	if got := provenance(t, model)["topics.articles"]; got != "" {
+		t.Errorf("with --topic-articles= the provenance names articles %q, want none", got)
+	}
+	// From the repository's root the defaults are there and are read.
+	rooted := filepath.Join(dir, "rooted.model")
+	t.Chdir(filepath.Join("..", ".."))
+	runTool(t, runTrainBuffers, "--data", corpus, "--out", rooted, "--long", "3")
+	if got := provenance(t, rooted)["topics.articles"]; !strings.Contains(got, filepath.Base(training.DefaultTopicArticles[0])) {
+		t.Errorf("from the repository's root the provenance names articles %q, want the defaults", got)
+	}
+}
+
+func runTrainBuffers(ctx context.Context, args []string, out, errOut *bytes.Buffer) error {
+	return runTrain(ctx, args, out, errOut)
+}
+
+// provenance returns the settings recorded in the model file at path.
+func provenance(t *testing.T, path string) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := classifier.Load(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.Info().Provenance.Settings
 }
