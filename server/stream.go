@@ -62,6 +62,7 @@ func (s *Server) ClassifyStream(stream topicdv1.ClassifierService_ClassifyStream
 					}
 				}
 				st.results <- r
+				st.idle.Add(1) // back to wait for the next job
 			}
 		}()
 	}
@@ -151,6 +152,10 @@ type streamState struct {
 	spawn      func() // starts a worker; called by the receiver only
 	workers    int    // started so far; the receiver's alone
 	maxWorkers int
+	// idle counts workers that finished a job and have not been handed another: workers add
+	// one after each answer, the receiver takes one for each job it gives an idle worker.
+	// Only the receiver lowers it, so a positive count it reads is never stale.
+	idle atomic.Int64
 
 	budget *budget // the server's, shared by every stream
 	cmu    sync.Mutex
@@ -270,11 +275,16 @@ func (st *streamState) receive(ctx context.Context, stream topicdv1.ClassifierSe
 		st.dispatched++
 		st.mu.Unlock()
 		st.charge(charge)
-		// A new worker for each document until there are enough: documents waiting in jobs
-		// mean the workers there are are busy.
-		if st.workers < st.maxWorkers && (st.workers == 0 || len(st.jobs) > 0) {
-			st.workers++
-			st.spawn()
+		// A new worker for each document that finds none idle, until there are enough. (The
+		// length of jobs cannot tell: a worker that has just taken a slow document leaves jobs
+		// empty while it is busy, and the next document would wait behind it.)
+		if st.workers < st.maxWorkers {
+			if st.idle.Load() > 0 {
+				st.idle.Add(-1)
+			} else {
+				st.workers++
+				st.spawn()
+			}
 		}
 		st.jobs <- streamJob{req, size, charge} // never blocks: jobs holds a whole window
 	}

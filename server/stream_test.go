@@ -93,20 +93,31 @@ func (g gateModel) Classify(title, text string, opts classifier.Options) (classi
 
 func TestClassifyStreamOutOfOrder(t *testing.T) {
 	gate := make(chan struct{})
-	reg, err := NewRegistry(RegistryOptions{Builtin: []NamedModel{{Name: "m", Model: gateModel{defaultModel(t), gate}}}})
+	var classified atomic.Int64
+	m := countingModel{gateModel{defaultModel(t), gate}, &classified}
+	reg, err := NewRegistry(RegistryOptions{Builtin: []NamedModel{{Name: "m", Model: m}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	env := newTestEnv(t, reg, Options{StreamWorkers: 2})
+	base := classified.Load() // the Floor's precomputed answer
 	ctx := testCtx(t)
 	stream, err := env.cls.ClassifyStream(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range []*topicdv1.Document{doc("slow", "SLOW hackers"), doc("fast", "migrants at the border")} {
-		if err := stream.Send(&topicdv1.ClassifyStreamRequest{Document: d}); err != nil {
-			t.Fatal(err)
+	if err := stream.Send(&topicdv1.ClassifyStreamRequest{Document: doc("slow", "SLOW hackers")}); err != nil {
+		t.Fatal(err)
+	}
+	// The fast document goes only once a worker holds the slow one, so a second worker must
+	// start for it whatever the timing.
+	for deadline := time.Now().Add(20 * time.Second); classified.Load() < base+1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("slow document never reached the model")
 		}
+	}
+	if err := stream.Send(&topicdv1.ClassifyStreamRequest{Document: doc("fast", "migrants at the border")}); err != nil {
+		t.Fatal(err)
 	}
 	// The slow document blocks one worker; the other answers the fast one first.
 	first, err := stream.Recv()
