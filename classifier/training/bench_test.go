@@ -3,7 +3,6 @@ package training
 import (
 	"io"
 	"os"
-	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -11,6 +10,8 @@ import (
 	"github.com/cdipaolo/goml/text"
 
 	"github.com/topicd/topicd/classifier"
+
+	"github.com/topicd/topicd/classifier/internal/benchdocs"
 )
 
 // The benchmark reads the shared corpus and the default model; it skips when either is absent.
@@ -48,33 +49,13 @@ func loadBench(b *testing.B) (*classifier.Model, []benchSet) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	texts := make([]string, len(ex))
+	for i, e := range ex {
+		texts[i] = e.Text
+	}
 	var sets []benchSet
-	for _, size := range []struct {
-		name        string
-		target, max int
-	}{{"200B", 200, 1024}, {"3KB", 3000, 64}, {"30KB", 30000, 8}} {
-		s := benchSet{name: size.name}
-		var sb strings.Builder
-		var total int
-		for _, e := range ex {
-			if size.target == 200 && (len(e.Text) < 170 || len(e.Text) > 230) {
-				continue
-			}
-			if sb.Len() > 0 {
-				sb.WriteByte('\n')
-			}
-			sb.WriteString(e.Text)
-			if sb.Len() >= size.target {
-				s.docs = append(s.docs, sb.String())
-				total += sb.Len()
-				sb.Reset()
-				if len(s.docs) == size.max {
-					break
-				}
-			}
-		}
-		s.bytes = int64(total / len(s.docs))
-		sets = append(sets, s)
+	for _, s := range benchdocs.Build(texts) {
+		sets = append(sets, benchSet{name: s.Name, docs: s.Docs, bytes: s.Bytes})
 	}
 	return m, sets
 }
