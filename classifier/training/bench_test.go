@@ -10,7 +10,6 @@ import (
 	"github.com/cdipaolo/goml/text"
 
 	"github.com/topicd/topicd/classifier"
-
 	"github.com/topicd/topicd/classifier/internal/benchdocs"
 )
 
