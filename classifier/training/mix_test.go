@@ -21,7 +21,7 @@ func TestCalibrationMix(t *testing.T) {
 			long = append(long, CalibrationSample{Scores: []float64{0, 0, 0}, Label: c})
 		}
 	}
-	mix := fullMix(short, []float64{0, 0, 0.5})
+	mix := FullMix(short, []float64{0, 0, 0.5})
 	want := []float64{0.5 * 6 / 9, 0.5 * 3 / 9, 0.5}
 	for c := range want {
 		if math.Abs(mix[c]-want[c]) > 1e-12 {

@@ -335,7 +335,7 @@ func (r Recipe) Fit(exs []Example, cfg Config) (*classifier.Model, error) {
 			for c, l := range labels {
 				partial[c] = r.CalibrationMix[l]
 			}
-			mix := fullMix(short, partial)
+			mix := FullMix(short, partial)
 			toMix(short, mix)
 			toMix(long, mix)
 		}
@@ -468,9 +468,9 @@ func balance(samples []CalibrationSample, b float64) {
 	}
 }
 
-// fullMix completes a partial label mix (0 for a label not named) from the rows: the labels not
+// FullMix completes a partial label mix (0 for a label not named) from the rows: the labels not
 // named share what the named ones leave in proportion to their number of rows.
-func fullMix(rows []CalibrationSample, partial []float64) []float64 {
+func FullMix(rows []CalibrationSample, partial []float64) []float64 {
 	count := make([]float64, len(partial))
 	for _, s := range rows {
 		count[s.Label]++

@@ -130,7 +130,7 @@ func run(data, probes string, all bool) error {
 	for i, l := range labels {
 		partial[i] = r.CalibrationMix[l]
 	}
-	mix := fullMix(short, partial)
+	mix := training.FullMix(short, partial)
 	build := func(share float64) []training.CalibrationSample {
 		sh, lo, sl := slices.Clone(short), slices.Clone(long), slices.Clone(slc)
 		toMix(sh, mix)
@@ -505,30 +505,6 @@ func solve(a [][]float64, b []float64) ([]float64, bool) {
 		x[i] = v / m[i][i]
 	}
 	return x, true
-}
-
-// fullMix completes a partial label mix from the rows, as the recipe does: labels not named share
-// what the named ones leave in proportion to their rows.
-func fullMix(rows []training.CalibrationSample, partial []float64) []float64 {
-	count := make([]float64, len(partial))
-	for _, s := range rows {
-		count[s.Label]++
-	}
-	var fixed, rest float64
-	for c, p := range partial {
-		if p > 0 {
-			fixed += p
-		} else {
-			rest += count[c]
-		}
-	}
-	mix := slices.Clone(partial)
-	for c, p := range partial {
-		if p == 0 && rest > 0 {
-			mix[c] = (1 - fixed) * count[c] / rest
-		}
-	}
-	return mix
 }
 
 // toMix weighs samples so that each label has its share of mix of their weight, mean weight 1.
