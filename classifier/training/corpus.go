@@ -96,10 +96,13 @@ type Corpus struct {
 
 // DefaultTopicArticles are the hand-written articles, relative to the repository's root, that
 // the shipped model's topic probabilities are rescaled to: the development halves of the
-// multi-topic and border sets (docs/accuracy.md). Their test halves are never read in training.
+// multi-topic and border sets and the short multi-topic items, which have no test half
+// (docs/accuracy.md). The test halves are never read in training.
 var DefaultTopicArticles = []string{
 	"scripts/experiments/probe/multitopic-dev.jsonl",
 	"scripts/experiments/probe/border-dev.jsonl",
+	"scripts/experiments/probe/multitopic2-dev.jsonl",
+	"scripts/experiments/probe/multitopic-short-dev.jsonl",
 }
 
 // LoadTopicArticles reads the article files at paths (JSONL in the corpus format, each row with
