@@ -34,8 +34,8 @@ type HTTPOptions struct {
 	// CORSOrigins are the origins whose pages may call the API from a browser ("*" for any).
 	// Empty sends no CORS headers, so only pages served by topicd itself can call it.
 	CORSOrigins []string
-	// Health answers /readyz: ready while its overall status ("") is SERVING. Nil is always
-	// ready.
+	// Health answers /readyz: ready while its overall status ("") is SERVING, unless the front
+	// is draining ([HTTPFront.SetDraining]). Nil is ready until then.
 	Health healthpb.HealthServer
 	// Metrics records the HTTP request metrics. Nil records none.
 	Metrics *HTTPMetrics
@@ -43,7 +43,8 @@ type HTTPOptions struct {
 
 // HTTPFront serves the services of a [Server] as HTTP/JSON (grpc-gateway over the
 // google.api.http routes of the proto), with /healthz, /readyz, /openapi.json and the page at /.
-// Close it after the http.Server that serves it has shut down.
+// To shut down: [HTTPFront.SetDraining], [Server.Drain], [HTTPFront.Shutdown], then the
+// http.Server's own Shutdown or Close, then Close.
 type HTTPFront struct {
 	handler http.Handler
 	inner   *grpc.Server
@@ -52,6 +53,7 @@ type HTTPFront struct {
 	maxBody int64
 	health  healthpb.HealthServer
 	metrics *HTTPMetrics
+	drain   drainState
 }
 
 // NewHTTPFront builds the HTTP front of s. Unary calls run in process through the server's
@@ -65,6 +67,7 @@ func (s *Server) NewHTTPFront(opts HTTPOptions) (*HTTPFront, error) {
 		opts.MaxBodyBytes = DefaultHTTPMaxBodyBytes
 	}
 	f := &HTTPFront{log: opts.Logger, maxBody: opts.MaxBodyBytes, health: opts.Health, metrics: opts.Metrics}
+	f.drain.idle = make(chan struct{})
 
 	lis := bufconn.Listen(1 << 20)
 	msgLimit := int(opts.MaxBodyBytes) + envelopeBytes
@@ -107,7 +110,7 @@ func (s *Server) NewHTTPFront(opts HTTPOptions) (*HTTPFront, error) {
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", gw)
+	mux.Handle("/v1/", f.admitAPI(gw))
 	mux.HandleFunc("/healthz", getOnly(f.healthz))
 	mux.HandleFunc("/readyz", getOnly(f.readyz))
 	mux.HandleFunc("/openapi.json", getOnly(serveOpenAPI))

@@ -143,8 +143,14 @@ func (f *HTTPFront) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // readyz is the readiness probe: 200 while the gRPC health's overall status is SERVING, 503
-// before and during shutdown, so a load balancer sends HTTP traffic where gRPC goes.
+// before that and from the moment shutdown begins (SetDraining) until the process exits, so a
+// load balancer sends HTTP traffic where gRPC goes.
 func (f *HTTPFront) readyz(w http.ResponseWriter, r *http.Request) {
+	if f.drain.isDraining() {
+		writeStatus(w, http.StatusServiceUnavailable, status.New(codes.Unavailable,
+			"not ready: the server is draining (shutting down, finishing the requests in flight); send requests to another replica"))
+		return
+	}
 	if f.health != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 		defer cancel()

@@ -22,6 +22,7 @@ import (
 type httpEnv struct {
 	*testEnv
 	url     string
+	front   *HTTPFront
 	health  *health.Server
 	metrics *HTTPMetrics
 	reg     *prometheus.Registry
@@ -46,7 +47,7 @@ func newHTTPEnv(t *testing.T, opts Options, hopts HTTPOptions) *httpEnv {
 		ts.Close()
 		front.Close()
 	})
-	return &httpEnv{testEnv: env, url: ts.URL, health: hs, metrics: m, reg: promReg}
+	return &httpEnv{testEnv: env, url: ts.URL, front: front, health: hs, metrics: m, reg: promReg}
 }
 
 // do sends method path with body and returns the status code and the answer.
