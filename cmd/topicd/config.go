@@ -39,6 +39,7 @@ type Config struct {
 
 	DefaultTimeout  time.Duration // --default-timeout, default 30s
 	ShutdownTimeout time.Duration // --shutdown-timeout, default 10s
+	DrainDelay      time.Duration // --drain-delay, default 0; part of ShutdownTimeout
 
 	LogFormat string     // --log-format, default "json"
 	LogLevel  slog.Level // --log-level, default info
@@ -185,7 +186,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	dur(&c.MaxConnectionAge, "max-connection-age", "TOPICD_MAX_CONNECTION_AGE", "close each client connection after about this long (gRPC adds up to 10% jitter) with a GOAWAY, so clients reconnect and re-resolve DNS, finding new replicas behind a headless Service; negative means never")
 	dur(&c.MaxConnectionAgeGrace, "max-connection-age-grace", "TOPICD_MAX_CONNECTION_AGE_GRACE", "how long calls in flight on a connection past --max-connection-age may take to finish before it is cut; 0 means --shutdown-timeout")
 	dur(&c.DefaultTimeout, "default-timeout", "TOPICD_DEFAULT_TIMEOUT", "deadline for unary calls that arrive without one (streams get none)")
-	dur(&c.ShutdownTimeout, "shutdown-timeout", "TOPICD_SHUTDOWN_TIMEOUT", "on SIGINT/SIGTERM, how long calls in flight may take to finish before they are cut")
+	dur(&c.ShutdownTimeout, "shutdown-timeout", "TOPICD_SHUTDOWN_TIMEOUT", "on SIGINT/SIGTERM, how long topicd may take to exit: the --drain-delay, then the time calls in flight get to finish before they are cut (at most 1h)")
+	dur(&c.DrainDelay, "drain-delay", "TOPICD_DRAIN_DELAY", "on SIGINT/SIGTERM, how long to go on taking new calls on both ports while /readyz answers 503 and gRPC health says NOT_SERVING, so load balancers stop sending before any call is refused; part of --shutdown-timeout, and shorter than it")
 	str(&c.LogFormat, "log-format", "TOPICD_LOG_FORMAT", "log `format`: json or text")
 	str(&logLevel, "log-level", "TOPICD_LOG_LEVEL", "log `level`: debug, info, warn or error")
 	str(&c.TLSCert, "tls-cert", "TOPICD_TLS_CERT", "PEM certificate `file`; with --tls-key, serve TLS instead of plaintext")
@@ -300,6 +302,14 @@ func (c Config) validate() error {
 	positive("keepalive-min-time", c.KeepaliveMinTime, maxDurationLimit)
 	positive("default-timeout", c.DefaultTimeout, maxDurationLimit)
 	positive("shutdown-timeout", c.ShutdownTimeout, maxShutdownTimeoutLimit)
+	switch {
+	case c.DrainDelay < 0 || c.DrainDelay > maxShutdownTimeoutLimit:
+		errs = append(errs, fmt.Errorf("--drain-delay: must be between 0s and %s, got %s", maxShutdownTimeoutLimit, c.DrainDelay))
+	case c.DrainDelay > 0 && c.DrainDelay >= c.ShutdownTimeout:
+		// The delay is part of the shutdown timeout: what is left of it is the time calls in
+		// flight get to finish.
+		errs = append(errs, fmt.Errorf("--drain-delay: must be shorter than --shutdown-timeout (%s), of which it is a part, got %s", c.ShutdownTimeout, c.DrainDelay))
+	}
 	if c.MaxConnectionAge == 0 || c.MaxConnectionAge > maxConnectionAgeLimit {
 		errs = append(errs, fmt.Errorf("--max-connection-age: must be positive and at most %s, or negative for never, got %s", maxConnectionAgeLimit, c.MaxConnectionAge))
 	}

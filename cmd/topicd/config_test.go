@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +33,7 @@ func TestParseConfigEnvAndFlags(t *testing.T) {
 		"TOPICD_LISTEN":                          "127.0.0.1:1",
 		"TOPICD_MAX_DOCUMENT_BYTES":              "2048",
 		"TOPICD_SHUTDOWN_TIMEOUT":                "3s",
+		"TOPICD_DRAIN_DELAY":                     "1s",
 		"TOPICD_LOG_FORMAT":                      "text",
 		"TOPICD_LOG_LEVEL":                       "debug",
 		"TOPICD_BENCH_FLOOR":                     "true",
@@ -43,7 +46,7 @@ func TestParseConfigEnvAndFlags(t *testing.T) {
 	if cfg.Listen != "127.0.0.1:2" {
 		t.Errorf("Listen = %q, want the flag's 127.0.0.1:2 over the environment's", cfg.Listen)
 	}
-	if cfg.MaxDocumentBytes != 2048 || cfg.MaxBatchDocuments != 7 || cfg.ShutdownTimeout != 3*time.Second ||
+	if cfg.MaxDocumentBytes != 2048 || cfg.MaxBatchDocuments != 7 || cfg.ShutdownTimeout != 3*time.Second || cfg.DrainDelay != time.Second ||
 		cfg.LogFormat != "text" || cfg.LogLevel.String() != "DEBUG" || !cfg.BenchFloor || !cfg.KeepaliveNoStreamDeny {
 		t.Errorf("parseConfig = %+v", cfg)
 	}
@@ -118,6 +121,10 @@ func TestParseConfigErrors(t *testing.T) {
 		{[]string{"--reload-interval", "1000h"}, nil, "--reload-interval: must be positive and at most 24h0m0s"},
 		{[]string{"--max-connection-age", "10000h"}, nil, "--max-connection-age: must be positive and at most 720h0m0s"},
 		{[]string{"--max-connection-age-grace", "1000h"}, nil, "--max-connection-age-grace: must be between 0s and 24h0m0s"},
+		{[]string{"--drain-delay", "-1s"}, nil, "--drain-delay: must be between 0s and 1h0m0s, got -1s"},
+		{[]string{"--drain-delay", "2h", "--shutdown-timeout", "1h"}, nil, "--drain-delay: must be between 0s and 1h0m0s, got 2h0m0s"},
+		{[]string{"--drain-delay", "10s"}, nil, "--drain-delay: must be shorter than --shutdown-timeout (10s), of which it is a part, got 10s"},
+		{nil, map[string]string{"TOPICD_DRAIN_DELAY": "30s", "TOPICD_SHUTDOWN_TIMEOUT": "20s"}, "--drain-delay: must be shorter than --shutdown-timeout (20s)"},
 		{nil, map[string]string{"TOPICD_MAX_DOCUMENT_BYTES": "lots"}, `TOPICD_MAX_DOCUMENT_BYTES="lots"`},
 		{nil, map[string]string{"TOPICD_MAX_CONCURRENT_STREAMS": "0"}, "--max-concurrent-streams: must be between 1 and 10000, got 0"},
 	}
@@ -144,10 +151,76 @@ func TestHelp(t *testing.T) {
 		"TOPICD_DEFAULT_TIMEOUT", "TOPICD_SHUTDOWN_TIMEOUT", "TOPICD_METRICS_LISTEN", "TOPICD_LOG_FORMAT", "TOPICD_LOG_LEVEL",
 		"TOPICD_TLS_CERT", "TOPICD_TLS_KEY", "TOPICD_TLS_CLIENT_CA", "TOPICD_RELOAD_INTERVAL", "TOPICD_BENCH_FLOOR",
 		"TOPICD_MAX_CONNECTION_AGE", "TOPICD_MAX_CONNECTION_AGE_GRACE", "--max-connection-age-grace",
+		"--drain-delay", "TOPICD_DRAIN_DELAY", `(default "0s"`,
 		`(default ":50051"`, `(default "5m0s"`, `(default "1048576"`,
 	} {
 		if !strings.Contains(help, want) {
 			t.Errorf("--help lacks %s:\n%s", want, help)
+		}
+	}
+}
+
+// TestReadmeFlagTable: the README's configuration table lists exactly the flags of --help, with
+// their environment variables and defaults.
+func TestReadmeFlagTable(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if _, err := parseConfig([]string{"--help"}, env(nil), &out); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("parseConfig(--help) = %v, want flag.ErrHelp", err)
+	}
+	// help maps each flag to its "env" and "default" as --help shows them.
+	help := map[string][2]string{}
+	for _, m := range regexp.MustCompile(`(?m)^  --([a-z0-9-]+).*\n.*\n\s+\(default (.*); env (\w+)\)$`).FindAllStringSubmatch(out.String(), -1) {
+		help[m[1]] = [2]string{m[3], strings.Trim(m[2], `"`)}
+	}
+	if len(help) < 30 {
+		t.Fatalf("found %d flags in --help, want every one:\n%s", len(help), out.String())
+	}
+	code := regexp.MustCompile("`([^`]*)`")
+	seen := map[string]bool{}
+	for _, line := range strings.Split(string(readme), "\n") {
+		if !strings.HasPrefix(line, "| `--") {
+			continue
+		}
+		cols := strings.Split(line, " | ")
+		if len(cols) < 4 {
+			t.Errorf("README table row %q has fewer than 4 columns", line)
+			continue
+		}
+		flags, envs := code.FindAllStringSubmatch(cols[0], -1), code.FindAllStringSubmatch(cols[1], -1)
+		if len(flags) != len(envs) {
+			t.Errorf("README table row %q: %d flags, %d environment variables", line, len(flags), len(envs))
+			continue
+		}
+		for i, f := range flags {
+			name := strings.TrimPrefix(f[1], "--")
+			seen[name] = true
+			h, ok := help[name]
+			if !ok {
+				t.Errorf("README lists --%s, which --help does not", name)
+				continue
+			}
+			if envs[i][1] != h[0] {
+				t.Errorf("README: --%s reads %s, --help says %s", name, envs[i][1], h[0])
+			}
+			def := code.FindStringSubmatch(cols[2])
+			if def == nil || h[1] == "none" {
+				continue // "none", "off", "the shutdown timeout": said in words
+			}
+			rd, err1 := time.ParseDuration(def[1])
+			hd, err2 := time.ParseDuration(h[1])
+			if err1 == nil && err2 == nil && rd == hd || def[1] == h[1] {
+				continue
+			}
+			t.Errorf("README: --%s defaults to %s, --help says %s", name, def[1], h[1])
+		}
+	}
+	for name := range help {
+		if !seen[name] && name != "help" {
+			t.Errorf("--help has --%s, which the README's table lacks", name)
 		}
 	}
 }

@@ -106,17 +106,41 @@ func (h *httpListener) failed() <-chan error {
 	return h.done
 }
 
-// shutdown stops accepting requests and waits for those in flight until timeout, then cuts
-// them. Call it once the services are draining (health NOT_SERVING, streams told to end), so
-// that /readyz already answers 503 and NDJSON streams finish.
-func (h *httpListener) shutdown(timeout time.Duration) {
+// setDraining makes /readyz answer 503 while everything else goes on serving.
+func (h *httpListener) setDraining() {
+	if h != nil {
+		h.front.SetDraining()
+	}
+}
+
+// finish refuses new API requests (503 UNAVAILABLE, connection closed) and waits for those in
+// flight until cutAt, when it cuts them by closing the server. Until then the listener stays
+// open, so /readyz answers 503 for the whole drain instead of refusing connections. Call it
+// once the services are draining (streams told to end), so that NDJSON streams finish.
+func (h *httpListener) finish(cutAt time.Time) {
 	if h == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	// Idle keep-alive connections are closed and answers carry Connection: close, so clients
+	// open new connections, which a load balancer sends elsewhere.
+	h.srv.SetKeepAlivesEnabled(false)
+	ctx, cancel := context.WithDeadline(context.Background(), cutAt)
+	defer cancel()
+	if err := h.front.Shutdown(ctx); err != nil {
+		h.log.Warn("HTTP shutdown timeout reached; cutting the requests still open")
+		h.srv.Close()
+	}
+}
+
+// close stops the listener once the drain is over, waiting until deadline for what it still
+// answers (probes, refusals), then cutting it.
+func (h *httpListener) close(deadline time.Time) {
+	if h == nil {
+		return
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	if err := h.srv.Shutdown(ctx); err != nil {
-		h.log.Warn("HTTP shutdown timeout reached; cutting the requests still open")
 		h.srv.Close()
 	}
 	h.front.Close()

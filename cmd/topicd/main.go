@@ -12,7 +12,7 @@
 // The same services are served as HTTP/JSON on --http-listen (default :8080; empty turns it
 // off): POST /v1/classify, POST /v1/classify:batch, POST /v1/classify:stream (NDJSON),
 // GET /v1/models and GET /v1/models/{name}, with /openapi.json, /healthz, /readyz (ready while
-// gRPC health is SERVING) and a page at / to try the classifier in a browser. The TLS flags apply
+// gRPC health is SERVING and topicd is not shutting down) and a page at / to try the classifier in a browser. The TLS flags apply
 // to both ports.
 //
 // # Configuration
@@ -78,10 +78,14 @@
 //
 // # Signals
 //
-// SIGINT and SIGTERM shut down gracefully: health goes NOT_SERVING, open ClassifyStream calls
-// answer the documents they took and end with UNAVAILABLE (clients resend the rest elsewhere),
-// unary calls in flight get --shutdown-timeout to finish, then what is left is cut; topicd exits
-// within --shutdown-timeout whatever its clients do. A second SIGINT or SIGTERM exits at once.
+// SIGINT and SIGTERM shut down gracefully. Readiness goes off at once: health NOT_SERVING and
+// /readyz 503 ("draining"), which it answers until topicd exits, its listener open. For
+// --drain-delay (default 0) topicd goes on taking new calls on both ports, so that none is
+// refused before load balancers notice. Then it takes no new calls (a new HTTP API request gets
+// 503), open ClassifyStream calls answer the documents they took and end with UNAVAILABLE
+// (clients resend the rest elsewhere), calls in flight finish, and what is open in the last tenth
+// of --shutdown-timeout is cut: topicd exits within --shutdown-timeout, the delay included,
+// whatever its clients do. A second SIGINT or SIGTERM exits at once, with status 1.
 // SIGHUP reloads the model files. SIGPIPE is ignored: when standard error is a pipe that closes,
 // log lines are dropped (and counted in topicd_log_lines_dropped_total), the server goes on.
 package main

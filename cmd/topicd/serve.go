@@ -170,20 +170,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return fmt.Errorf("serve HTTP: %w", err)
 	}
 	deadline := time.Now().Add(cfg.ShutdownTimeout)
-	httpStopped := make(chan struct{})
-	go func() {
-		defer close(httpStopped)
-		// Health first, so /readyz answers 503, and streams told to end, as gRPC's shutdown does.
-		hs.Shutdown()
-		srv.Drain()
-		// Like gRPC's, requests still open in the last tenth of the timeout are cut.
-		hl.shutdown(time.Until(deadline) - min(cfg.ShutdownTimeout/10, time.Second))
-	}()
-	shutdown(cfg, deadline, log, gs, hs, srv)
-	select {
-	case <-httpStopped:
-	case <-time.After(time.Until(deadline)):
-	}
+	drain(cfg, deadline, log, gs, hs, srv, hl)
 	if httpSrv != nil {
 		sctx, cancel := context.WithDeadline(context.Background(), deadline)
 		defer cancel()
@@ -195,23 +182,49 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	return nil
 }
 
-// shutdown stops gs by deadline: health NOT_SERVING first so load balancers stop sending, streams
-// end with UNAVAILABLE after answering what they took, then GracefulStop waits for unary calls
-// until shortly before the deadline, after which Stop cuts what is left. It returns by the
-// deadline whatever gRPC still waits for (a connection in its handshake is not cut by Stop), so
-// topicd always exits within --shutdown-timeout.
-func shutdown(cfg Config, deadline time.Time, log *slog.Logger, gs *grpc.Server, hs *healthServer, srv *server.Server) {
-	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+// drain shuts topicd down by deadline, whatever its clients do.
+//
+//  1. Readiness goes off: gRPC health NOT_SERVING (Watch streams are told, then end) and
+//     /readyz 503, so load balancers stop sending; for --drain-delay everything else serves as
+//     before, new calls included, so that none is refused before the balancers notice.
+//  2. Streams are told to end: they answer the documents they took and end with UNAVAILABLE.
+//     gRPC's GracefulStop closes the listener and waits for the calls in flight; the HTTP front
+//     refuses new API requests with 503 and waits for those in flight, its listener open so that
+//     /readyz answers 503, not "connection refused", for as long as anything is in flight.
+//  3. In the last tenth of the timeout (at most a second) what is left is cut. topicd returns by
+//     the deadline even if gRPC still waits (a connection in its handshake is not cut by Stop).
+func drain(cfg Config, deadline time.Time, log *slog.Logger, gs *grpc.Server, hs *healthServer, srv *server.Server, hl *httpListener) {
+	cutAt := deadline.Add(-min(cfg.ShutdownTimeout/10, time.Second))
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String(), "drain_delay", cfg.DrainDelay.String())
 	hs.Shutdown()
+	hl.setDraining()
+	if cfg.DrainDelay > 0 {
+		time.Sleep(cfg.DrainDelay) // a second signal exits at once (main)
+		log.Info("drain delay over; taking no new calls")
+	}
 	srv.Drain()
+	httpDone := make(chan struct{})
+	go func() {
+		defer close(httpDone)
+		hl.finish(cutAt)
+	}()
+	stopGRPC(log, gs, cutAt, deadline)
+	select {
+	case <-httpDone:
+	case <-time.After(time.Until(deadline)):
+	}
+	hl.close(deadline)
+}
+
+// stopGRPC stops gs: GracefulStop waits for the calls in flight until cutAt, after which Stop
+// cuts what is left. It returns by deadline whatever gRPC still waits for.
+func stopGRPC(log *slog.Logger, gs *grpc.Server, cutAt, deadline time.Time) {
 	done := make(chan struct{})
 	go func() {
 		gs.GracefulStop()
 		close(done)
 	}()
-	// The last tenth of the timeout, at most a second, is for Stop.
-	cut := min(cfg.ShutdownTimeout/10, time.Second)
-	t := time.NewTimer(time.Until(deadline) - cut)
+	t := time.NewTimer(time.Until(cutAt))
 	defer t.Stop()
 	select {
 	case <-done:
