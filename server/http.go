@@ -72,7 +72,7 @@ func (s *Server) NewHTTPFront(opts HTTPOptions) (*HTTPFront, error) {
 	lis := bufconn.Listen(1 << 20)
 	msgLimit := int(opts.MaxBodyBytes) + envelopeBytes
 	// httpPeer runs first, so the call log and metrics see the HTTP client.
-	f.inner = grpc.NewServer(append([]grpc.ServerOption{grpc.ChainStreamInterceptor(httpPeer)}, append(s.ServerOptions(),
+	f.inner = grpc.NewServer(append([]grpc.ServerOption{grpc.ChainStreamInterceptor(httpPeer, headerFirst)}, append(s.ServerOptions(),
 		grpc.MaxRecvMsgSize(msgLimit), grpc.MaxSendMsgSize(msgLimit))...)...)
 	topicdv1.RegisterClassifierServiceServer(f.inner, s)
 	go f.inner.Serve(lis)

@@ -52,7 +52,7 @@ func (m apiMarshaler) Marshal(v any) ([]byte, error) {
 func (m apiMarshaler) NewDecoder(r io.Reader) runtime.Decoder {
 	d := m.JSONPb.NewDecoder(r)
 	if l, ok := r.(*lineLimit); ok {
-		return recordingDecoder{Decoder: d, st: l.st}
+		return &recordingDecoder{dec: d, newDec: m.JSONPb.NewDecoder, lines: l, st: l.st}
 	}
 	return d
 }

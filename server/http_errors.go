@@ -33,6 +33,9 @@ type requestState struct {
 	// read, and the error that stopped reading the body before its end.
 	streamDocs atomic.Int64
 	streamErr  atomic.Pointer[error]
+	// overLimit is the placeholder request of a line over the limit, set by the decoder and
+	// taken by the stream's Send, both on the gateway's sending goroutine.
+	overLimit *overLimitLine
 }
 
 type stateKey struct{}

@@ -104,7 +104,7 @@ func (l *localClient) ClassifyStream(ctx context.Context, opts ...grpc.CallOptio
 	if err != nil || st == nil {
 		return stream, err
 	}
-	return checkedStream{BidiStreamingClient: stream, st: st}, nil
+	return newCheckedStream(ctx, stream, st, l.s.rejected), nil
 }
 
 func (l *localClient) ListModels(ctx context.Context, in *topicdv1.ListModelsRequest, _ ...grpc.CallOption) (*topicdv1.ListModelsResponse, error) {
@@ -135,3 +135,14 @@ type peerAddr string
 
 func (a peerAddr) Network() string { return "tcp" }
 func (a peerAddr) String() string  { return string(a) }
+
+// headerFirst is a stream interceptor of the inner gRPC server: it sends the stream's headers at
+// once. The gateway waits for them before it forwards any answer, and gRPC sends them with the
+// first answer of the server; an answer the front makes itself (a line over the limit, see
+// checkedStream) must not wait for that, which never comes when no document reached the server.
+func headerFirst(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if err := ss.SendHeader(nil); err != nil {
+		return err
+	}
+	return handler(srv, ss)
+}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -412,15 +413,18 @@ func TestHTTPClassifyHTML(t *testing.T) {
 	}
 }
 
-// A line of the NDJSON stream over the limit ends the stream with an error line; it is never
-// held whole.
+// A line of the NDJSON stream over the limit, here the body's last one, which never ends, is
+// never held whole: it gets an error answer of its own, with its length, and the stream ends
+// normally.
 func TestHTTPStreamLineLimit(t *testing.T) {
 	e := newHTTPEnv(t, Options{}, HTTPOptions{MaxBodyBytes: 4096})
-	body := `{"document": {"id": "ok", "text": "Hackers stole files"}}` + "\n" + `{"document": {"text": "` + strings.Repeat("a", 10000) + `"}}` + "\n"
+	long := `{"document": {"text": "` + strings.Repeat("a", 1<<20)
+	body := `{"document": {"id": "ok", "text": "Hackers stole files"}}` + "\n" + long
 	code, out := e.do(t, "POST", "/v1/classify:stream", ndjsonType, body)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if code != 200 || len(lines) != 2 || !strings.Contains(lines[0], `"documentId":"ok"`) && !strings.Contains(lines[0], `"documentId": "ok"`) || !strings.Contains(lines[1], "limit of 4096 bytes") {
-		t.Errorf("stream with a line over the limit = %d\n%s\nwant the first document's answer, then an error naming the limit", code, out)
+	if code != 200 || len(lines) != 2 || !strings.Contains(out, `"documentId":"ok","classification"`) ||
+		!strings.Contains(out, fmt.Sprintf("document 2 of the NDJSON body is a line of %d bytes, over this server's limit of 4096 bytes", len(long))) {
+		t.Errorf("stream with a last line over the limit = %d\n%s\nwant the first document's answer and an error answer for the second naming its size and the limit", code, out)
 	}
 }
 
@@ -450,6 +454,7 @@ func FuzzHTTPRequest(f *testing.F) {
 	f.Add(uint8(0), `{"document": {"text": "<p>x</p>", "contentType": "CONTENT_TYPE_HTML"}}`)
 	f.Add(uint8(1), `{"documents": [{"id": "1", "text": "a"}, {"text": ""}], "options": {"labelMix": {"other": 0.5}}}`)
 	f.Add(uint8(2), "{\"document\": {\"text\": \"a\"}}\n{\"document\": {\"text\": \"\"}}\n")
+	f.Add(uint8(2), "{\"document\": {\"id\": \"long\", \"text\": \""+strings.Repeat("a", 20<<10)+"\"}}\n{\"document\": {\"text\": \"a\"}}\n")
 	f.Add(uint8(0), `{"document": {"text": "x"}, "options": {"minConfidence": "NaN", "topK": 4294967295}}`)
 	f.Fuzz(func(t *testing.T, route uint8, body string) {
 		path := routes[int(route)%len(routes)]
