@@ -44,7 +44,8 @@ migration, diplomacy; [] for `other`) and every reading is scored on the --also 
 The readings:
 - scikit-learn OneVsRestClassifier(MultinomialNB()) on CountVectorizer() counts (default settings
   and tokenizer, as the label peers), a topic present at probability >= 0.9 and, a second row of
-  the same model, >= 0.5.
+  the same model, >= 0.5; and the same with MultinomialNB(fit_prior=False), each topic's binary
+  model at an even prior, at both thresholds.
 - fastText supervised with -loss ova (the label peer's settings otherwise), one __label__ per
   topic and __label__none for a row with no topic: fastText skips a training line without a
   label, which would drop every `other` row, the only rows that teach a topic's absence. The none
@@ -284,8 +285,10 @@ def topic_metrics(truth, present, prob):
     return res
 
 
-def sklearn_topics(train, tests):
-    """One-vs-rest MultinomialNB: each test set's per-row topic probabilities."""
+def sklearn_topics(train, tests, fit_prior=True):
+    """One-vs-rest MultinomialNB: each test set's per-row topic probabilities. With fit_prior
+    False each topic's binary model assumes an even prior, which keeps thin topics (1 % of rows
+    are about cybersecurity) from never reaching a threshold."""
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.multiclass import OneVsRestClassifier
     from sklearn.naive_bayes import MultinomialNB
@@ -293,7 +296,7 @@ def sklearn_topics(train, tests):
     vec = CountVectorizer()
     x = vec.fit_transform([r["text"] for r in train])
     mlb = MultiLabelBinarizer(classes=TOPICS)
-    model = OneVsRestClassifier(MultinomialNB()).fit(x, mlb.fit_transform([r["topics"] for r in train]))
+    model = OneVsRestClassifier(MultinomialNB(fit_prior=fit_prior)).fit(x, mlb.fit_transform([r["topics"] for r in train]))
     outs = []
     for rows in tests:
         prob = model.predict_proba(vec.transform([r["text"] for r in rows]))
@@ -405,6 +408,7 @@ def topics_mode(args, repo):
     with tempfile.TemporaryDirectory() as tmp:
         version, topicd = topicd_topics(sets, tmp, repo, model)
         nb = sklearn_topics(train, tests)
+        nbu = sklearn_topics(train, tests, fit_prior=False)
         ft = fasttext_topics(train, tests, tmp)
     thresholds = {}
     for k, (name, rows) in enumerate(sets):
@@ -412,6 +416,9 @@ def topics_mode(args, repo):
         for th in (0.9, 0.5):
             present = [{t for t in TOPICS if p[t] >= th} for p in nb[k]]
             readings[k].append(("sklearn one-vs-rest MultinomialNB, p >= %.1f" % th, topic_metrics(truth, present, nb[k])))
+        for th in (0.9, 0.5):
+            present = [{t for t in TOPICS if p[t] >= th} for p in nbu[k]]
+            readings[k].append(("sklearn one-vs-rest MultinomialNB, even priors, p >= %.1f" % th, topic_metrics(truth, present, nbu[k])))
         present = [{t for t in TOPICS if p[t] >= 0.5} for p in ft[k]]
         readings[k].append(("fastText -loss ova, p >= 0.5", topic_metrics(truth, present, ft[k])))
         per_row, rep = topicd[k]
