@@ -29,7 +29,7 @@ func TestCalibrationMix(t *testing.T) {
 		}
 	}
 	for _, s := range [][]CalibrationSample{short, long} {
-		toMix(s, mix)
+		ToMix(s, mix)
 		got := labelMix(s, 3)
 		var sum float64
 		for _, x := range s {

@@ -65,6 +65,28 @@ func SplitNewest(dates, labels []string, fraction float64) (train, valid []int, 
 	return train, valid, nil
 }
 
+// SplitNewestExamples is SplitNewest over examples, by their Date and Label: the training and
+// the validation examples, each in input order.
+func SplitNewestExamples(exs []Example, fraction float64) (train, valid []Example, err error) {
+	dates := make([]string, len(exs))
+	labels := make([]string, len(exs))
+	for i, ex := range exs {
+		dates[i], labels[i] = ex.Date, ex.Label
+	}
+	tr, va, err := SplitNewest(dates, labels, fraction)
+	if err != nil {
+		return nil, nil, err
+	}
+	pick := func(idx []int) []Example {
+		out := make([]Example, len(idx))
+		for i, j := range idx {
+			out[i] = exs[j]
+		}
+		return out
+	}
+	return pick(tr), pick(va), nil
+}
+
 // KFold splits rows into k stratified folds and returns, for each fold, the indices it holds out
 // (in ascending order); fold f trains on every row not in folds[f]. Within each label, rows are
 // ordered by a hash of their id and dealt round-robin, so every fold gets its share of each label

@@ -102,3 +102,33 @@ func TestKFold(t *testing.T) {
 		t.Error("KFold(k=1) = nil error, want one")
 	}
 }
+
+func TestSplitNewestExamples(t *testing.T) {
+	exs := []Example{
+		{ID: "a", Date: "2020-01-03", Label: "x"},
+		{ID: "b", Date: "2020-01-01", Label: "x"},
+		{ID: "c", Date: "2020-01-02", Label: "y"},
+		{ID: "d", Date: "2020-01-05", Label: "y"},
+		{ID: "e", Date: "2020-01-04", Label: "x"},
+	}
+	train, valid, err := SplitNewestExamples(exs, 0.3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := func(es []Example) (out []string) {
+		for _, e := range es {
+			out = append(out, e.ID)
+		}
+		return out
+	}
+	// The newest of each label validates (e of x, d of y); both halves keep input order.
+	if got, want := ids(train), []string{"a", "b", "c"}; !slices.Equal(got, want) {
+		t.Errorf("train %v, want %v", got, want)
+	}
+	if got, want := ids(valid), []string{"d", "e"}; !slices.Equal(got, want) {
+		t.Errorf("valid %v, want %v", got, want)
+	}
+	if _, _, err := SplitNewestExamples(exs, 1); err == nil {
+		t.Error("fraction 1: no error")
+	}
+}

@@ -336,8 +336,8 @@ func (r Recipe) Fit(exs []Example, cfg Config) (*classifier.Model, error) {
 				partial[c] = r.CalibrationMix[l]
 			}
 			mix := FullMix(short, partial)
-			toMix(short, mix)
-			toMix(long, mix)
+			ToMix(short, mix)
+			ToMix(long, mix)
 		}
 		samples := short
 		if r.LongShare > 0 && len(long) > 0 {
@@ -492,9 +492,10 @@ func FullMix(rows []CalibrationSample, partial []float64) []float64 {
 	return mix
 }
 
-// toMix weighs samples so that each label c has the share mix[c] of their total weight, keeping
-// the mean weight 1; a label without samples is left out.
-func toMix(samples []CalibrationSample, mix []float64) {
+// ToMix weighs samples so that each label c has the share mix[c] of their total weight, keeping
+// the mean weight 1; a label without samples is left out. Recipe.Fit weighs its calibration
+// samples with it to the recipe's label mix (FullMix completes a partial one).
+func ToMix(samples []CalibrationSample, mix []float64) {
 	count := make([]float64, len(mix))
 	for _, s := range samples {
 		count[s.Label]++

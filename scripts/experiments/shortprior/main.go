@@ -78,20 +78,8 @@ func run(data, probes string, all bool) error {
 	if all {
 		trainEx = exs
 	} else {
-		dates := make([]string, len(exs))
-		labels := make([]string, len(exs))
-		for i, ex := range exs {
-			dates[i], labels[i] = ex.Date, ex.Label
-		}
-		tr, va, err := training.SplitNewest(dates, labels, 0.2)
-		if err != nil {
+		if trainEx, validEx, err = training.SplitNewestExamples(exs, 0.2); err != nil {
 			return err
-		}
-		for _, i := range tr {
-			trainEx = append(trainEx, exs[i])
-		}
-		for _, i := range va {
-			validEx = append(validEx, exs[i])
 		}
 	}
 	short, slc, long, m, err := prepare(trainEx, cfg, r.CalibrationFolds, r.Long)
@@ -133,9 +121,9 @@ func run(data, probes string, all bool) error {
 	mix := training.FullMix(short, partial)
 	build := func(share float64) []training.CalibrationSample {
 		sh, lo, sl := slices.Clone(short), slices.Clone(long), slices.Clone(slc)
-		toMix(sh, mix)
-		toMix(lo, mix)
-		toMix(sl, mix)
+		training.ToMix(sh, mix)
+		training.ToMix(lo, mix)
+		training.ToMix(sl, mix)
 		out := sh
 		wl := r.LongShare / (1 - r.LongShare) * float64(len(sh)) / float64(len(lo))
 		for _, s := range lo {
@@ -505,23 +493,4 @@ func solve(a [][]float64, b []float64) ([]float64, bool) {
 		x[i] = v / m[i][i]
 	}
 	return x, true
-}
-
-// toMix weighs samples so that each label has its share of mix of their weight, mean weight 1.
-func toMix(samples []training.CalibrationSample, mix []float64) {
-	count := make([]float64, len(mix))
-	for _, s := range samples {
-		count[s.Label]++
-	}
-	var present float64
-	for c, p := range mix {
-		if count[c] > 0 {
-			present += p
-		}
-	}
-	n := float64(len(samples))
-	for i := range samples {
-		c := samples[i].Label
-		samples[i].Weight = mix[c] / present * n / count[c]
-	}
 }

@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -98,20 +99,8 @@ func run(data, probes string, all bool, only string) error {
 	if all {
 		trainEx = exs
 	} else {
-		dates := make([]string, len(exs))
-		labels := make([]string, len(exs))
-		for i, ex := range exs {
-			dates[i], labels[i] = ex.Date, ex.Label
-		}
-		tr, va, err := training.SplitNewest(dates, labels, 0.2)
-		if err != nil {
+		if trainEx, validEx, err = training.SplitNewestExamples(exs, 0.2); err != nil {
 			return err
-		}
-		for _, i := range tr {
-			trainEx = append(trainEx, exs[i])
-		}
-		for _, i := range va {
-			validEx = append(validEx, exs[i])
 		}
 	}
 	type set struct {
@@ -190,7 +179,7 @@ func run(data, probes string, all bool, only string) error {
 				}
 			}
 			r.Labels = []string{"cybersecurity", "migration", "diplomacy"}
-			for _, l := range slices.Sorted(mapsKeys(seen)) {
+			for _, l := range slices.Sorted(maps.Keys(seen)) {
 				r.Labels = append(r.Labels, l)
 			}
 			r.Fallback = r.Labels[3]
@@ -209,8 +198,8 @@ func run(data, probes string, all bool, only string) error {
 			partial[i] = r.CalibrationMix[l]
 		}
 		mix := training.FullMix(short, partial)
-		toMix(short, mix)
-		toMix(long, mix)
+		training.ToMix(short, mix)
+		training.ToMix(long, mix)
 		samples := short
 		wl := r.LongShare / (1 - r.LongShare) * float64(len(short)) / float64(len(long))
 		for _, l := range long {
@@ -254,16 +243,6 @@ func run(data, probes string, all bool, only string) error {
 	return nil
 }
 
-func mapsKeys(m map[string]bool) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
-
 var four = []string{"cybersecurity", "migration", "diplomacy", "other"}
 
 func merge(l string) string {
@@ -294,24 +273,6 @@ func eval(m *classifier.Model, c cal, group []int, exs []training.Example) train
 		preds = append(preds, training.Prediction{Label: ex.Label, Predicted: four[best], Confidence: merged[best]})
 	}
 	return training.Evaluate(four, preds)
-}
-
-func toMix(samples []training.CalibrationSample, mix []float64) {
-	count := make([]float64, len(mix))
-	for _, s := range samples {
-		count[s.Label]++
-	}
-	var present float64
-	for c, p := range mix {
-		if count[c] > 0 {
-			present += p
-		}
-	}
-	n := float64(len(samples))
-	for i := range samples {
-		c := samples[i].Label
-		samples[i].Weight = mix[c] / present * n / count[c]
-	}
 }
 
 func readSections(path string) (map[string]string, error) {
