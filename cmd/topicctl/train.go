@@ -75,7 +75,7 @@ func (s *recipeFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&s.longShare, "long-share", r.LongShare, "share of the calibration loss carried by long documents")
 	fs.Float64Var(&s.calBalance, "calibration-balance", r.CalibrationBalance, "weigh calibration samples by (1/label frequency)^B: 0 calibrates for the training label mix, 1 for a balanced mix")
 	fs.StringVar(&s.calMix, "calibration-mix", training.FormatLabelWeights(r.CalibrationMix), "calibrate for this label mix, `label=share,...` (labels left out share the rest by their rows), in place of --calibration-balance, which must then be 0; the model records the mix as the prior of its confidences")
-	fs.StringVar(&s.topicFeats, "topic-features", r.TopicFeatures, "features of the per-topic regressions, joined by +: confidence, share, wins, peak, length; none for no topic calibration")
+	fs.StringVar(&s.topicFeats, "topic-features", r.TopicFeatures, "features of the per-topic regressions, joined by +: confidence, share, wins, peak, length, pair, pairpeak; none for no topic calibration")
 	fs.IntVar(&s.topicWindow, "topic-window", r.TopicWindow, "passage length in known terms for the topic features")
 	fs.Float64Var(&s.topicTemp, "topic-temperature", r.TopicTemperature, "passages are scored at the label calibration's temperature times this, for the topic features")
 	fs.IntVar(&s.topicMixed, "topic-mixed", r.TopicMixed, "articles assembled from held-out rows per calibration fold for the topic calibration")
