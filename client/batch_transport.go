@@ -46,9 +46,14 @@ func (r *runner) chunkWorker() {
 		}
 		r.release(src)
 		ctx, cancel := context.WithTimeout(r.ctx, r.cfg.CallTimeout)
+		// Not WaitForReady: a call waits while a connection is being made, but fails at once
+		// with the connection's error once every replica refused it or failed, instead of
+		// waiting out CallTimeout on each attempt (ten attempts of 30 s kept a job whose only
+		// server was gone busy for five minutes). The backoff between attempts is what gives
+		// a replica time to come back.
 		resp, err := r.c.classifier.ClassifyBatch(ctx, &topicdv1.ClassifyBatchRequest{
 			Documents: docs, Model: r.co.model, Options: r.co.opts,
-		}, grpc.WaitForReady(true), grpc.ForceCodecV2(batchCodec{}))
+		}, grpc.ForceCodecV2(batchCodec{}))
 		cancel()
 		if err == nil && len(resp.GetResults()) != len(docs) {
 			err = status.Errorf(codes.Internal, "server returned %d results for %d documents", len(resp.GetResults()), len(docs))
@@ -190,7 +195,8 @@ func (r *runner) runStream(limit int, src *source) (answered int, err error) {
 			cancel()
 		}
 	})
-	stream, err := r.c.classifier.ClassifyStream(ctx, grpc.WaitForReady(true))
+	// Not WaitForReady, as for ClassifyBatch: no replica reachable fails the stream at once.
+	stream, err := r.c.classifier.ClassifyStream(ctx)
 	stop()
 	openCancel()
 	if err != nil {

@@ -48,6 +48,12 @@ func startServer(t testing.TB, opts ...grpc.ServerOption) *testServer {
 
 func startServerWith(t testing.TB, so server.Options, opts ...grpc.ServerOption) *testServer {
 	t.Helper()
+	return startServerOn(t, so, "127.0.0.1:0", opts...)
+}
+
+// startServerOn is startServerWith on the address addr, for a server restarted where it was.
+func startServerOn(t testing.TB, so server.Options, addr string, opts ...grpc.ServerOption) *testServer {
+	t.Helper()
 	m, err := models.Default()
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +80,7 @@ func startServerWith(t testing.TB, so server.Options, opts ...grpc.ServerOption)
 	topicdv1.RegisterClassifierServiceServer(ts.gs, ts.srv)
 	topicdv1.RegisterModelServiceServer(ts.gs, ts.srv)
 	healthpb.RegisterHealthServer(ts.gs, ts.health)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +313,9 @@ func TestRunBatch(t *testing.T) {
 }
 
 // TestRunBatchGivesUp: with no server at all, every document still gets exactly one result,
-// carrying the error, once its attempts are used.
+// carrying the connection's error, once its attempts are used. An attempt fails as soon as the
+// connection is refused: calls used to wait for a connection until CallTimeout, which here is
+// longer than the test's context, so the job would end with that context's error.
 func TestRunBatchGivesUp(t *testing.T) {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -322,15 +330,60 @@ func TestRunBatchGivesUp(t *testing.T) {
 	}
 	close(docs)
 	n := 0
-	_, err = c.RunBatch(ctx(t), client.BatchConfig{MaxAttempts: 2, CallTimeout: 100 * time.Millisecond, Backoff: time.Millisecond, ChunkSize: 3}, docs, func(r client.Result) error {
+	_, err = c.RunBatch(ctx(t), client.BatchConfig{MaxAttempts: 2, CallTimeout: time.Hour, Backoff: time.Millisecond, ChunkSize: 3}, docs, func(r client.Result) error {
 		n++
-		if c := status.Code(r.Err); c != codes.DeadlineExceeded && c != codes.Unavailable {
-			t.Errorf("result %s: %v, want DEADLINE_EXCEEDED or UNAVAILABLE", r.ID, r.Err)
+		if status.Code(r.Err) != codes.Unavailable || !strings.Contains(r.Err.Error(), "gave up after 2 attempts: connection error") || !strings.Contains(r.Err.Error(), "connection refused") {
+			t.Errorf("result %s: %v, want UNAVAILABLE giving up after 2 attempts on the refused connection", r.ID, r.Err)
 		}
 		return nil
 	})
 	if err != nil || n != 10 {
 		t.Errorf("RunBatch with no server: %d results, error %v; want 10 error results, nil", n, err)
+	}
+}
+
+// TestRunBatchServerRestarts: the only server dies mid-job and is back on its address a second
+// later. The documents sent meanwhile fail at once (the connection is refused) and are re-sent
+// with backoff, and with the default settings they all reach the server when it is back.
+func TestRunBatchServerRestarts(t *testing.T) {
+	s := startServer(t)
+	c := newClient(t, s.addr)
+	docs := make(chan *topicdv1.Document)
+	first := make(chan struct{})
+	results := map[string]error{}
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.RunBatch(ctx(t), client.BatchConfig{ChunkSize: 2}, docs, func(r client.Result) error {
+			if len(results) == 0 {
+				close(first)
+			}
+			results[r.ID] = r.Err
+			return nil
+		})
+		done <- err
+	}()
+	docs <- &topicdv1.Document{Id: "0", Text: cyberText}
+	<-first
+	s.gs.Stop()
+	for i := 1; i < 10; i++ {
+		docs <- &topicdv1.Document{Id: fmt.Sprint(i), Text: cyberText}
+	}
+	close(docs)
+	time.Sleep(time.Second)
+	s2 := startServerOn(t, server.Options{}, s.addr)
+	if err := <-done; err != nil {
+		t.Fatalf("RunBatch: %v", err)
+	}
+	if len(results) != 10 {
+		t.Errorf("%d results, want 10", len(results))
+	}
+	for id, err := range results {
+		if err != nil {
+			t.Errorf("document %s: %v, want it classified once the server was back", id, err)
+		}
+	}
+	if s2.calls.Load() == 0 {
+		t.Errorf("the restarted server got no call")
 	}
 }
 
