@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,6 +30,11 @@ type OutputOptions struct {
 	LockWait time.Duration
 	// Waiting, if set, is called once when Create starts to wait for another job's lock.
 	Waiting func()
+	// Ready, if set, is called once the output is open, locked and checked (and with Resume,
+	// read), before Create changes anything in it. An error from it is returned and leaves the
+	// file as it was, for a job that finds it cannot run (no server answers) after the cheap
+	// refusals above were made at once.
+	Ready func() error
 }
 
 // Output is an open output: standard output or a locked file. Its methods may be called from
@@ -47,10 +53,24 @@ func Create(ctx context.Context, path string, opts OutputOptions, stdout io.Writ
 		if opts.Resume {
 			return nil, errors.New("--resume needs --out FILE: it reads the records already written there")
 		}
+		if err := opts.ready(); err != nil {
+			return nil, err
+		}
 		return &Output{w: newWriter(stdout, nil), done: done}, nil
 	}
+	_, err := os.Lstat(path)
+	created := errors.Is(err, fs.ErrNotExist)
 	f, err := openLocked(ctx, path, opts.LockWait, opts.Waiting)
 	if err != nil {
+		return nil, err
+	}
+	// notReady closes the file when opts.Ready fails, and removes it if this call created it,
+	// so that the output is left as the job found it.
+	notReady := func(err error) (*Output, error) {
+		if st, e := f.Stat(); created && e == nil && st.Mode().IsRegular() && st.Size() == 0 {
+			os.Remove(path)
+		}
+		f.Close()
 		return nil, err
 	}
 	st, err := f.Stat()
@@ -63,6 +83,9 @@ func Create(ctx context.Context, path string, opts OutputOptions, stdout io.Writ
 			f.Close()
 			return nil, fmt.Errorf("output %s exists: use --resume to continue that job, or --force to overwrite it", path)
 		}
+		if err := opts.ready(); err != nil {
+			return notReady(err)
+		}
 		if st.Mode().IsRegular() {
 			if err := f.Truncate(0); err != nil {
 				f.Close()
@@ -72,12 +95,18 @@ func Create(ctx context.Context, path string, opts OutputOptions, stdout io.Writ
 		return &Output{w: newWriter(f, f), done: done}, nil
 	}
 	if !st.Mode().IsRegular() {
+		if err := opts.ready(); err != nil {
+			return notReady(err)
+		}
 		return &Output{w: newWriter(f, f), done: done}, nil // /dev/null: nothing was written
 	}
 	good, err := readDone(f, done)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("resume from %s: %w", path, err)
+	}
+	if err := opts.ready(); err != nil {
+		return notReady(err)
 	}
 	// A copy left by a run killed while it dropped retry records: only a job holding the lock
 	// writes one, so it is stale.
@@ -103,6 +132,13 @@ func Create(ctx context.Context, path string, opts OutputOptions, stdout io.Writ
 		return nil, err
 	}
 	return &Output{w: newWriter(f, f), done: done}, nil
+}
+
+func (o OutputOptions) ready() error {
+	if o.Ready == nil {
+		return nil
+	}
+	return o.Ready()
 }
 
 // Done is what an earlier run wrote to the output, for resume; empty without it.

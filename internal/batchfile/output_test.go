@@ -223,3 +223,41 @@ func TestResumeRetries(t *testing.T) {
 		t.Errorf("resume left %q behind", m)
 	}
 }
+
+// TestCreateNotReady: when Ready fails, Create returns its error and leaves the output as it
+// found it: not created, or with its bytes (retry records included, which Resume would drop,
+// and lines Force would empty) and no copy beside it. Refusals that need no Ready come first.
+func TestCreateNotReady(t *testing.T) {
+	notReady := errors.New("no server")
+	calls := 0
+	ready := func() error { calls++; return notReady }
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.jsonl")
+	if _, err := Create(context.Background(), missing, OutputOptions{Ready: ready}, nil); !errors.Is(err, notReady) {
+		t.Errorf("Create of a new file: %v, want Ready's error", err)
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("new file after Ready failed: %v, want it not created", err)
+	}
+	earlier := `{"id":"a","label":"x","confidence":1}` + "\n" + `{"id":"b","retry":true,"error":{"code":"UNAVAILABLE","message":"m"}}` + "\n"
+	path := filepath.Join(dir, "out.jsonl")
+	os.WriteFile(path, []byte(earlier), 0o644)
+	for _, opts := range []OutputOptions{{Resume: true, Ready: ready}, {Force: true, Ready: ready}} {
+		if _, err := Create(context.Background(), path, opts, nil); !errors.Is(err, notReady) {
+			t.Errorf("Create %+v: %v, want Ready's error", opts, err)
+		}
+		if b, _ := os.ReadFile(path); string(b) != earlier {
+			t.Errorf("Create %+v changed the output to:\n%s", opts, b)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("%d files in the output's folder, want only the output", len(entries))
+	}
+	calls = 0
+	if _, err := Create(context.Background(), path, OutputOptions{Ready: ready}, nil); err == nil || !strings.Contains(err.Error(), "exists") || calls != 0 {
+		t.Errorf("Create of a non-empty output without Resume or Force: %v after %d Ready calls, want the refusal before Ready", err, calls)
+	}
+	if _, err := Create(context.Background(), "-", OutputOptions{Ready: ready}, nil); !errors.Is(err, notReady) {
+		t.Errorf("Create of standard output: %v, want Ready's error", err)
+	}
+}
