@@ -9,9 +9,12 @@ import (
 	"log/slog"
 	"os"
 	"runtime/pprof"
+	"strings"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/status"
 
 	"github.com/topicd/topicd/client"
@@ -42,7 +45,15 @@ type batchFlags struct {
 	htmlBytes     int
 	maxAttempts   int
 	cpuProfile    string
+	// connectTimeout bounds the wait for a server before the job starts; serverSet says
+	// whether --server was given, for the message when none answers.
+	connectTimeout time.Duration
+	serverSet      bool
 }
+
+// maxConnectTimeout bounds --connect-timeout: a job that cannot reach a server after ten minutes
+// is better told so than left waiting.
+const maxConnectTimeout = 10 * time.Minute
 
 const batchUsage = `usage: topicctl batch --in FILE|DIR|- [--out FILE] [flags]
 
@@ -53,7 +64,8 @@ or, for a document the server rejected, {"id", "error": {"code", "message"}}. A 
 (invalid JSON or CSV, missing id or text, text that is not UTF-8, duplicate id) gets such an
 error record with its "line" and is reported on standard error; the job goes on. A document
 that failed only because the servers were unavailable, overloaded or too slow gets a record with
-"retry": true, the job exits with an error saying how many, and --resume sends them again. With
+"retry": true, the job exits with an error saying how many, and --resume sends them again. When
+no server answers within --connect-timeout, the job exits 1 before it changes --out. With
 several servers or a dns:/// target, documents are balanced over the replicas and re-sent
 elsewhere when one fails. A job stopped at any point continues with --resume, which never writes
 an id twice; the output is locked while a job writes it. When standard error is a terminal, it
@@ -90,6 +102,7 @@ func parseBatchFlags(args []string, stderr io.Writer) (*batchFlags, error) {
 	fs.IntVar(&f.htmlBytes, "max-html-bytes", 4<<20, "the server's --max-html-bytes: an HTML document (title and page) over this many `bytes` gets INVALID_ARGUMENT without being sent")
 	fs.IntVar(&f.window, "window", 0, "documents read and not yet written, at most (0: 2 x concurrency x chunk, at most 4096)")
 	fs.IntVar(&f.maxAttempts, "max-attempts", 10, "sends of one document before its record carries the error")
+	fs.DurationVar(&f.connectTimeout, "connect-timeout", 10*time.Second, "wait up to `duration` for a server to answer before the job starts; with none, exit 1 leaving --out as it was")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of this process to `file` (for performance work)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, batchUsage)
@@ -98,6 +111,7 @@ func parseBatchFlags(args []string, stderr io.Writer) (*batchFlags, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	fs.Visit(func(fl *flag.Flag) { f.serverSet = f.serverSet || fl.Name == "server" })
 	switch {
 	case f.in == "":
 		fs.Usage()
@@ -108,6 +122,8 @@ func parseBatchFlags(args []string, stderr io.Writer) (*batchFlags, error) {
 		return nil, errors.New("--concurrency, --chunk, --chunk-bytes, --max-document-bytes, --max-html-bytes and --max-attempts must be at least 1")
 	case f.window < 0 || f.lockWait < 0:
 		return nil, errors.New("--window and --lock-wait must not be negative")
+	case f.connectTimeout <= 0 || f.connectTimeout > maxConnectTimeout:
+		return nil, fmt.Errorf("--connect-timeout: must be a positive duration such as 10s, at most %s, got %s", maxConnectTimeout, f.connectTimeout)
 	}
 	switch *transport {
 	case "batch":
@@ -136,16 +152,34 @@ func runBatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("open input: %w", err)
 	}
 	defer in.Close()
+	// The servers are asked once the output is locked and checked, before it is changed: a job
+	// that can reach none, or asks for a model they do not have, leaves --out as it was for
+	// the next run, and a refusal such as "output exists" still comes at once.
+	var c *client.Client
+	defer func() {
+		if c != nil {
+			c.Close()
+		}
+	}()
+	ready := func() error {
+		if f.local {
+			return nil
+		}
+		var err error
+		c, err = connect(ctx, f)
+		return err
+	}
 	waiting := func() {
 		if !f.quiet {
 			fmt.Fprintf(stderr, "topicctl batch: %s is being written by another job; waiting up to %v (--lock-wait)\n", f.out, f.lockWait)
 		}
 	}
-	out, err := batchfile.Create(ctx, f.out, batchfile.OutputOptions{Resume: f.resume, Force: f.force, LockWait: f.lockWait, Waiting: waiting}, stdout)
+	out, err := batchfile.Create(ctx, f.out, batchfile.OutputOptions{Resume: f.resume, Force: f.force, LockWait: f.lockWait, Waiting: waiting, Ready: ready}, stdout)
 	if err != nil {
 		return err
 	}
 	j := newBatchJob(f, in, out, stderr)
+	j.client = c
 	if f.resume {
 		j.reportResume()
 	}
@@ -170,19 +204,63 @@ func startCPUProfile(path string) (stop func(), err error) {
 	return func() { pprof.StopCPUProfile(); pf.Close() }, nil
 }
 
-// classifyRemote sends docs to the servers and writes each result.
-func (j *batchJob) classifyRemote(ctx context.Context, docs <-chan *topicdv1.Document) (resent int64, err error) {
-	f := j.flags
+// connect dials the servers and waits up to --connect-timeout for one to answer GetModel for
+// --model. It fails when none is reachable in that time, naming the addresses and the last
+// connection error, and when the model is unknown: a wrong --model is the job's mistake, not a
+// document's, so it is said once instead of in an error record for every document. Any other
+// answer lets the job start; its own calls deal with a server that is slow or refuses.
+func connect(ctx context.Context, f *batchFlags) (*client.Client, error) {
 	c, err := f.conn.dial()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	defer c.Close()
-	// A wrong --model is the job's mistake, not a document's: say so once instead of writing
-	// an error record for every document.
-	if _, err := c.GetModel(ctx, f.model); status.Code(err) == codes.NotFound {
-		return 0, fmt.Errorf("--model %q: %s", f.model, status.Convert(err).Message())
+	pctx, cancel := context.WithTimeout(ctx, f.connectTimeout)
+	defer cancel()
+	// WaitForReady: the call waits for a connection through refusals and reconnects, so a
+	// server still starting gets the whole --connect-timeout; client.GetModel would fail on the
+	// first refusal.
+	_, err = topicdv1.NewModelServiceClient(c.Conn()).GetModel(pctx, &topicdv1.GetModelRequest{Name: f.model}, grpc.WaitForReady(true))
+	switch {
+	case err == nil:
+		return c, nil
+	case status.Code(err) == codes.NotFound:
+		c.Close()
+		return nil, fmt.Errorf("--model %q: %s", f.model, status.Convert(err).Message())
+	case ctx.Err() != nil:
+		c.Close()
+		return nil, errors.New("interrupted while waiting for a server; nothing was sent or written")
+	case c.Conn().GetState() != connectivity.Ready:
+		c.Close()
+		return nil, unreachable(f, status.Convert(err).Message())
 	}
+	return c, nil
+}
+
+// unreachable is the error of a job that found no server: where it looked, what went wrong
+// last, and what to change.
+func unreachable(f *batchFlags, last string) error {
+	from := "from --server"
+	switch {
+	case f.serverSet:
+	case os.Getenv("TOPICD_SERVER") != "":
+		from = "from $TOPICD_SERVER"
+	default:
+		from = "the default: neither --server nor $TOPICD_SERVER is set"
+	}
+	// gRPC's wording around the connection's own error says nothing to a user, nor does its
+	// balancer's when a name resolved to no address.
+	last = strings.TrimPrefix(last, "latest balancer error: ")
+	if strings.Contains(last, "no children to pick from") {
+		last = "the name resolved to no address"
+	}
+	return fmt.Errorf("no topicd server reachable at %s (%s) within %s (--connect-timeout); last error: %s. "+
+		"Start topicd there, or give the address of a running one with --server or $TOPICD_SERVER. "+
+		"Nothing was sent or written", f.conn.server, from, f.connectTimeout, last)
+}
+
+// classifyRemote sends docs to the servers connect reached and writes each result.
+func (j *batchJob) classifyRemote(ctx context.Context, docs <-chan *topicdv1.Document) (resent int64, err error) {
+	f, c := j.flags, j.client
 	logger := slog.New(slog.DiscardHandler)
 	if !f.quiet {
 		logger = slog.New(slog.NewTextHandler(&lineWriter{j: j}, &slog.HandlerOptions{Level: slog.LevelWarn}))

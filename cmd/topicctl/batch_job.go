@@ -28,6 +28,7 @@ type batchJob struct {
 	in     *batchfile.Input
 	out    *batchfile.Output
 	stderr io.Writer
+	client *client.Client // the servers, reached before the job began; nil with --local
 
 	done, skipped atomic.Int64 // records written; documents skipped as already done
 	inputErrs     atomic.Int64

@@ -9,11 +9,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 
 	"github.com/topicd/topicd/internal/batchfile"
 	"github.com/topicd/topicd/models"
@@ -320,10 +323,58 @@ func TestBatchLatin1File(t *testing.T) {
 	}
 }
 
-// TestBatchOutageResume: with the only server down, every document used to get a "gave up"
+// freeAddr returns a loopback address nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close()
+	return addr
+}
+
+// startDyingServer runs a topicd server like startServer that answers the job's first call
+// (GetModel) and goes away at its first ClassifyBatch call: a server lost mid-job.
+func startDyingServer(t *testing.T) string {
+	t.Helper()
+	m, err := models.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := server.NewRegistry(server.RegistryOptions{Builtin: []server.NamedModel{{Name: models.DefaultName, Model: m}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := server.New(reg, server.Options{})
+	var gs *grpc.Server
+	var once sync.Once
+	die := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		if strings.HasSuffix(info.FullMethod, "/ClassifyBatch") {
+			once.Do(func() { go gs.Stop() })
+			return nil, status.Error(codes.Unavailable, "the server is going away")
+		}
+		return h(ctx, req)
+	}
+	gs = grpc.NewServer(append(srv.ServerOptions(), grpc.ChainUnaryInterceptor(die))...)
+	topicdv1.RegisterClassifierServiceServer(gs, srv)
+	topicdv1.RegisterModelServiceServer(gs, srv)
+	healthpb.RegisterHealthServer(gs, health.NewServer())
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go gs.Serve(lis)
+	t.Cleanup(gs.Stop)
+	return lis.Addr().String()
+}
+
+// TestBatchOutageResume: with the only server gone, every document used to get a "gave up"
 // record, the job exited 0 and --resume skipped them all. Now the job fails with a message
 // that says so, the records say "retry", and --resume classifies those documents, leaving one
-// record per id.
+// record per id. The server answers the job's start and goes away at its first batch call, as
+// a job that finds no server at all stops before it starts (TestBatchNoServer).
 func TestBatchOutageResume(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.jsonl")
@@ -335,15 +386,10 @@ func TestBatchOutageResume(t *testing.T) {
 	os.WriteFile(in, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
 	out := filepath.Join(dir, "out.jsonl")
 
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	down := lis.Addr().String()
-	lis.Close()
-	stderr, err := runCmd(t, "batch", "--server", down, "--max-attempts", "2", "--timeout", "200ms", "--in", in, "--out", out)
+	dying := startDyingServer(t)
+	stderr, err := runCmd(t, "batch", "--server", dying, "--max-attempts", "2", "--timeout", "200ms", "--in", in, "--out", out)
 	if err == nil || !strings.Contains(err.Error(), "41 documents were not classified because the servers were unavailable") || !strings.Contains(err.Error(), "--resume") {
-		t.Fatalf("batch with the server down: error %v, want one counting 41 documents to retry with --resume\n%s", err, stderr)
+		t.Fatalf("batch with the server gone: error %v, want one counting 41 documents to retry with --resume\n%s", err, stderr)
 	}
 	recs := readRecords(t, out)
 	b, _ := os.ReadFile(out)
@@ -355,7 +401,15 @@ func TestBatchOutageResume(t *testing.T) {
 	if stderr, err := runCmd(t, "batch", "--server", addr, "--resume", "--in", in, "--out", out); err != nil {
 		t.Fatalf("batch --resume with the server up: %v\n%s", err, stderr)
 	}
-	recs = readRecords(t, out)
+	checkOneEach(t, out)
+}
+
+// checkOneEach checks the output of TestBatchOutageResume's input once every document is
+// classified: 42 records (one a duplicate's bad-input record) for 41 ids, each once, no error
+// but the blank document's.
+func checkOneEach(t *testing.T, out string) {
+	t.Helper()
+	recs := readRecords(t, out)
 	ids := map[string]int{}
 	for _, r := range recs {
 		if r.Line == 0 {
@@ -366,11 +420,103 @@ func TestBatchOutageResume(t *testing.T) {
 		}
 	}
 	if len(recs) != 42 || len(ids) != 41 {
-		t.Errorf("after --resume: %d records for %d ids, want 42 records (one a duplicate line) for 41 ids", len(recs), len(ids))
+		t.Errorf("%d records for %d ids, want 42 records (one a duplicate line) for 41 ids", len(recs), len(ids))
 	}
 	for id, n := range ids {
 		if n != 1 {
 			t.Errorf("id %s has %d records", id, n)
+		}
+	}
+}
+
+// TestBatchNoServer: a job whose --server had no server used to re-send for five minutes (ten
+// attempts of 30 s) before writing "retry" records. It waits --connect-timeout, fails with a
+// message naming the address, the connection's error and what to change, and leaves the
+// output as it was: missing, or holding an earlier run's records (with "retry" ones, which
+// --resume would otherwise rewrite), so the next run behaves as if this one had not happened.
+func TestBatchNoServer(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.jsonl")
+	var lines []string
+	for i := range 40 {
+		lines = append(lines, fmt.Sprintf(`{"id":"d%d","text":"Refugees crossed the border, round %d."}`, i, i))
+	}
+	lines = append(lines, `{"id":"blank","text":" "}`, `{"id":"d3","text":"a duplicate"}`)
+	os.WriteFile(in, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+	down := freeAddr(t)
+	wantMsg := func(t *testing.T, err error, stderr string) {
+		t.Helper()
+		if err == nil {
+			t.Fatalf("batch with no server: no error\n%s", stderr)
+		}
+		for _, want := range []string{"no topicd server reachable at " + down, "--connect-timeout", "connection refused", "Start topicd", "--server or $TOPICD_SERVER"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not say %q", err, want)
+			}
+		}
+		if stderr != "" {
+			t.Errorf("standard error holds more than the error:\n%s", stderr)
+		}
+	}
+
+	t.Run("new output", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "out.jsonl")
+		stderr, err := runCmd(t, "batch", "--server", down, "--connect-timeout", "200ms", "--in", in, "--out", out)
+		wantMsg(t, err, stderr)
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Errorf("output after the failed job: %v, want it not created", err)
+		}
+	})
+
+	// An earlier run wrote some records and "retry" ones; --resume would drop the latter.
+	earlier := `{"id":"d0","label":"migration","confidence":0.9}` + "\n" +
+		`{"id":"d1","retry":true,"error":{"code":"UNAVAILABLE","message":"gave up after 10 attempts: connection refused"}}` + "\n"
+	for _, args := range [][]string{{"--resume"}, {"--force"}, {"--resume", "--model", "news-topics"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			odir := t.TempDir()
+			out := filepath.Join(odir, "out.jsonl")
+			os.WriteFile(out, []byte(earlier), 0o644)
+			stderr, err := runCmd(t, append([]string{"batch", "--server", down, "--connect-timeout", "200ms", "--in", in, "--out", out}, args...)...)
+			wantMsg(t, err, stderr)
+			if b, _ := os.ReadFile(out); string(b) != earlier {
+				t.Errorf("output after the failed job:\n%s\nwant it as it was:\n%s", b, earlier)
+			}
+			if entries, _ := os.ReadDir(odir); len(entries) != 1 {
+				t.Errorf("%d files beside the output, want none", len(entries)-1)
+			}
+		})
+	}
+
+	t.Run("then a server", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "out.jsonl")
+		os.WriteFile(out, []byte(earlier), 0o644)
+		runCmd(t, "batch", "--server", down, "--connect-timeout", "200ms", "--resume", "--in", in, "--out", out)
+		addr := startServer(t)
+		if stderr, err := runCmd(t, "batch", "--server", addr, "--connect-timeout", "200ms", "--resume", "--in", in, "--out", out); err != nil {
+			t.Fatalf("batch --resume with the server up: %v\n%s", err, stderr)
+		}
+		// d0 keeps the earlier run's record and d1 is sent again: one record per id.
+		checkOneEach(t, out)
+		if recs := readRecords(t, out); recs[0].ID != "d0" || recs[0].Confidence != 0.9 {
+			t.Errorf("first record %+v, want the earlier run's d0", recs[0])
+		}
+	})
+
+	t.Run("environment", func(t *testing.T) {
+		t.Setenv("TOPICD_SERVER", down)
+		_, err := runCmd(t, "batch", "--connect-timeout", "200ms", "--in", in, "--out", "-")
+		if err == nil || !strings.Contains(err.Error(), down+" (from $TOPICD_SERVER)") {
+			t.Errorf("error %v, want it to name %s from $TOPICD_SERVER", err, down)
+		}
+	})
+}
+
+// TestBatchConnectTimeoutFlag: --connect-timeout must be positive and at most ten minutes.
+func TestBatchConnectTimeoutFlag(t *testing.T) {
+	for _, v := range []string{"0s", "-1s", "11m"} {
+		_, err := runCmd(t, "batch", "--connect-timeout", v, "--in", "x.jsonl")
+		if err == nil || !strings.Contains(err.Error(), "--connect-timeout: must be a positive duration") {
+			t.Errorf("--connect-timeout %s: error %v, want one naming the flag and its bounds", v, err)
 		}
 	}
 }

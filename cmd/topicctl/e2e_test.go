@@ -502,3 +502,28 @@ func TestClassifyTopics(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchNoServerExit: the topicctl binary with no server at --server exits with status 1
+// and says why on standard error, in one line, leaving the output as it was.
+func TestBatchNoServerExit(t *testing.T) {
+	needBinaries(t)
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "in.jsonl"), filepath.Join(dir, "out.jsonl")
+	os.WriteFile(in, []byte(`{"id":"1","text":"hello"}`+"\n"), 0o644)
+	earlier := `{"id":"1","retry":true,"error":{"code":"UNAVAILABLE","message":"x"}}` + "\n"
+	os.WriteFile(out, []byte(earlier), 0o644)
+	down := freeAddr(t)
+	cmd := exec.Command(filepath.Join(binDir, "topicctl"), "batch", "--in", in, "--out", out, "--resume", "--server", down, "--connect-timeout", "200ms")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 1 {
+		t.Fatalf("topicctl batch with no server: %v, want exit status 1\n%s", err, stderr.String())
+	}
+	if msg := stderr.String(); !strings.HasPrefix(msg, "topicctl: no topicd server reachable at "+down) || strings.Count(msg, "\n") != 1 {
+		t.Errorf("standard error:\n%s\nwant one line saying no server is reachable at %s", msg, down)
+	}
+	if b, _ := os.ReadFile(out); string(b) != earlier {
+		t.Errorf("output after the failed job:\n%s\nwant it as it was", b)
+	}
+}
