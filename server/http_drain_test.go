@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -40,27 +39,7 @@ func TestHTTPFrontDrain(t *testing.T) {
 	}
 
 	// A stream in flight: its first answer has come back.
-	pr, pw := io.Pipe()
-	defer pw.Close()
-	req, err := http.NewRequestWithContext(testCtx(t), "POST", e.url+"/v1/classify:stream", pr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", ndjsonType)
-	respc := make(chan *http.Response, 1)
-	go func() {
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Error(err)
-		}
-		respc <- resp
-	}()
-	pw.Write([]byte(`{"document": {"id": "1", "text": "Hackers stole files"}}` + "\n"))
-	resp := <-respc
-	if resp == nil {
-		t.FailNow()
-	}
-	defer resp.Body.Close()
+	pw, resp := e.openStream(t, `{"document": {"id": "1", "text": "Hackers stole files"}}`)
 	lines := bufio.NewScanner(resp.Body)
 	if !lines.Scan() || !strings.Contains(lines.Text(), `"1"`) {
 		t.Fatalf("first stream line = %q, %v; want the answer for document 1", lines.Text(), lines.Err())

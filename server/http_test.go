@@ -52,6 +52,35 @@ func newHTTPEnv(t *testing.T, opts Options, hopts HTTPOptions) *httpEnv {
 }
 
 // do sends method path with body and returns the status code and the answer.
+// openStream opens POST /v1/classify:stream with a body the test goes on writing through pw,
+// sends its first line and returns once the answer's headers have come; body and pipe are closed
+// when the test ends.
+func (e *httpEnv) openStream(t *testing.T, first string) (*io.PipeWriter, *http.Response) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pw.Close() })
+	req, err := http.NewRequestWithContext(testCtx(t), "POST", e.url+"/v1/classify:stream", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", ndjsonType)
+	respc := make(chan *http.Response, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+		}
+		respc <- resp
+	}()
+	pw.Write([]byte(first + "\n"))
+	resp := <-respc
+	if resp == nil {
+		t.FailNow()
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return pw, resp
+}
+
 func (e *httpEnv) do(t *testing.T, method, path, contentType, body string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(testCtx(t), method, e.url+path, strings.NewReader(body))
@@ -221,48 +250,18 @@ func TestHTTPBatchAndModels(t *testing.T) {
 func TestHTTPStreamNDJSON(t *testing.T) {
 	e := newHTTPEnv(t, Options{}, HTTPOptions{})
 	// The body is written while answers are read: both flow at once.
-	pr, pw := io.Pipe()
-	req, err := http.NewRequestWithContext(testCtx(t), "POST", e.url+"/v1/classify:stream", pr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", ndjsonType)
-	respc := make(chan *http.Response, 1)
-	go func() {
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Error(err)
-			close(respc)
-			return
-		}
-		respc <- resp
-	}()
-	pw.Write([]byte(`{"document": {"id": "d1", "text": "The foreign ministers signed a treaty in Geneva"}}` + "\n"))
-	resp := <-respc
-	if resp == nil {
-		t.FailNow()
-	}
-	defer resp.Body.Close()
+	pw, resp := e.openStream(t, `{"document": {"id": "d1", "text": "The foreign ministers signed a treaty in Geneva"}}`)
 	if ct := resp.Header.Get("Content-Type"); ct != ndjsonType {
 		t.Errorf("stream Content-Type = %q, want %q", ct, ndjsonType)
 	}
 	lines := bufio.NewScanner(resp.Body)
 	lines.Buffer(nil, 1<<20)
-	type line struct {
-		Result struct {
-			DocumentID     string `json:"documentId"`
-			Classification *struct {
-				Label string `json:"label"`
-			} `json:"classification"`
-			Error *rpcStatus `json:"error"`
-		} `json:"result"`
-	}
-	next := func() line {
+	next := func() streamLine {
 		t.Helper()
 		if !lines.Scan() {
 			t.Fatalf("stream ended early: %v", lines.Err())
 		}
-		var l line
+		var l streamLine
 		if err := json.Unmarshal(lines.Bytes(), &l); err != nil {
 			t.Fatalf("stream line %s: %v", lines.Bytes(), err)
 		}
